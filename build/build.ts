@@ -1,0 +1,189 @@
+/**
+ * The build pipeline: specs → plans → rendered sources → compiled artefacts → package directory.
+ *
+ * Everything is written into a temporary sibling directory first and renamed into place at the end,
+ * so a failed or interrupted build never leaves a half-written output directory behind.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, writeFile, copyFile, readdir, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import type { AttentionSpec } from '../dsl/spec.js';
+import { planKernel, type KernelPlan } from '../plan/plan.js';
+import { renderRegistry, renderVariant } from '../render/render.js';
+import {
+  checkInstructionSupport,
+  compileHost,
+  compileVariant,
+  findNvcc,
+  linkLibraries,
+  type Nvcc,
+  type PtxasEntry,
+} from '../toolchain/nvcc.js';
+import { packageVersion, runtimeIncludeDir, runtimeSourceDir } from './paths.js';
+
+export interface BuildOptions {
+  specs: AttentionSpec[];
+  outDir: string;
+  /** Parallel nvcc processes; defaults to the CPU count. */
+  jobs?: number;
+  log?: (line: string) => void;
+  nvcc?: Nvcc;
+}
+
+export interface VariantManifest {
+  name: string;
+  spec: AttentionSpec;
+  plan: KernelPlan;
+  source: string;
+  sourceSha256: string;
+  ptx: string | null;
+  cubin: string;
+  ptxas: PtxasEntry[];
+  flags: string[];
+}
+
+export interface BuildManifest {
+  sagegenVersion: string;
+  createdAt: string;
+  nvcc: { path: string; version: string; build: string };
+  abiVersion: number;
+  libraries: { shared: string; archive: string; header: string };
+  variants: VariantManifest[];
+  /** Hash of every input that changes the binaries: sources, runtime, flags, nvcc build. */
+  contentHash: string;
+}
+
+const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+
+export function planAll(specs: AttentionSpec[]): KernelPlan[] {
+  const plans = specs.map(planKernel);
+  const seen = new Set<string>();
+  for (const p of plans) {
+    if (seen.has(p.name)) throw new Error(`two specs produce the same variant ${p.name}: give one a distinct "name"`);
+    seen.add(p.name);
+  }
+  return plans;
+}
+
+/** The file nvcc kept for a variant: PTX is `<base>.ptx`, the cubin `<base>.<arch>.cubin` or `<base>.cubin`. */
+async function findKept(dir: string, base: string, ext: string): Promise<string | undefined> {
+  const files = (await readdir(dir)).filter((f) => f.startsWith(base) && f.endsWith(ext));
+  return files.length ? path.join(dir, files.sort((a, b) => a.length - b.length)[0]!) : undefined;
+}
+
+export async function build(options: BuildOptions): Promise<BuildManifest> {
+  const log = options.log ?? (() => {});
+  const plans = planAll(options.specs);
+  const nvcc = options.nvcc ?? (await findNvcc());
+  checkInstructionSupport(nvcc, plans);
+
+  const outDir = path.resolve(options.outDir);
+  await mkdir(path.dirname(outDir), { recursive: true });
+  const tmp = `${outDir}.tmp-${process.pid}-${Date.now()}`;
+  const dirs = {
+    src: path.join(tmp, 'src'),
+    obj: path.join(tmp, 'obj'),
+    ptx: path.join(tmp, 'ptx'),
+    cubin: path.join(tmp, 'cubin'),
+    lib: path.join(tmp, 'lib'),
+    include: path.join(tmp, 'include'),
+    keep: path.join(tmp, 'keep'),
+  };
+  try {
+    for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
+    const includeDirs = [runtimeIncludeDir()];
+    const limit = pLimit(Math.max(1, options.jobs ?? os.availableParallelism()));
+
+    const variants = await Promise.all(
+      plans.map((plan) =>
+        limit(async (): Promise<VariantManifest> => {
+          const source = path.join(dirs.src, `${plan.name}.cu`);
+          const text = renderVariant(plan);
+          await writeFile(source, text);
+          log(`nvcc ${plan.name} (${plan.arch.name})`);
+          const keep = path.join(dirs.keep, plan.name);
+          await mkdir(keep, { recursive: true });
+          const compiled = await compileVariant(nvcc, source, plan, { obj: dirs.obj, keep }, includeDirs);
+          const keptPtx = plan.arch.archSpecific ? undefined : await findKept(keep, plan.name, '.ptx');
+          const keptCubin = await findKept(keep, plan.name, '.cubin');
+          if (!keptCubin) throw new Error(`nvcc kept no cubin for ${plan.name} in ${keep}`);
+          const ptx = keptPtx ? path.join(dirs.ptx, `${plan.name}.ptx`) : undefined;
+          if (keptPtx && ptx) await copyFile(keptPtx, ptx);
+          const cubin = path.join(dirs.cubin, `${plan.name}.cubin`);
+          await copyFile(keptCubin, cubin);
+          return {
+            name: plan.name,
+            spec: plan.spec,
+            plan,
+            source: path.relative(tmp, source),
+            sourceSha256: sha256(text),
+            ptx: ptx ? path.relative(tmp, ptx) : null,
+            cubin: path.relative(tmp, cubin),
+            ptxas: compiled.ptxas,
+            flags: compiled.flags,
+          };
+        }),
+      ),
+    );
+
+    // The runtime and the registry.
+    const registry = path.join(dirs.src, 'variants.cpp');
+    await writeFile(registry, renderRegistry(plans.map((p) => p.name)));
+    const runtimeSrc = path.join(runtimeSourceDir(), 'sagegen.cpp');
+    const defines = [`SAGEGEN_VERSION_STRING="${packageVersion()}"`];
+    log('nvcc runtime');
+    await compileHost(nvcc, registry, path.join(dirs.obj, 'variants.o'), includeDirs, defines);
+    await compileHost(nvcc, runtimeSrc, path.join(dirs.obj, 'sagegen_runtime.o'), includeDirs, defines);
+    const objects = [...plans.map((p) => path.join(dirs.obj, `${p.name}.o`)), path.join(dirs.obj, 'variants.o'), path.join(dirs.obj, 'sagegen_runtime.o')];
+    log('link libsagegen.so, libsagegen.a');
+    await linkLibraries(nvcc, objects, dirs.lib);
+    await copyFile(path.join(runtimeIncludeDir(), 'sagegen.h'), path.join(dirs.include, 'sagegen.h'));
+    await rm(dirs.keep, { recursive: true, force: true });
+
+    const runtimeText = await readFile(runtimeSrc, 'utf8');
+    const headerText = await readFile(path.join(runtimeIncludeDir(), 'sagegen.h'), 'utf8');
+    const abiVersion = Number(/#define SAGEGEN_ABI_VERSION (\d+)/.exec(headerText)?.[1] ?? 0);
+    const manifest: BuildManifest = {
+      sagegenVersion: packageVersion(),
+      createdAt: new Date().toISOString(),
+      nvcc: { path: nvcc.path, version: `${nvcc.version[0]}.${nvcc.version[1]}`, build: nvcc.build },
+      abiVersion,
+      libraries: { shared: 'lib/libsagegen.so', archive: 'lib/libsagegen.a', header: 'include/sagegen.h' },
+      variants,
+      contentHash: sha256(
+        JSON.stringify({
+          sources: variants.map((v) => [v.name, v.sourceSha256, v.flags]),
+          runtime: sha256(runtimeText),
+          header: sha256(headerText),
+          nvcc: nvcc.build,
+        }),
+      ),
+    };
+    await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+
+    // Swap the finished directory into place.
+    if (existsSync(outDir)) {
+      const old = `${outDir}.old-${process.pid}-${Date.now()}`;
+      await rename(outDir, old);
+      await rename(tmp, outDir);
+      await rm(old, { recursive: true, force: true });
+    } else {
+      await rename(tmp, outDir);
+    }
+    return manifest;
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}

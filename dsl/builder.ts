@@ -1,0 +1,123 @@
+/**
+ * Defaults per architecture and a typed builder over AttentionSpec.
+ *
+ *   const spec = attention({ arch: 'sm_89', headDim: 128 })
+ *     .causal()
+ *     .tiling({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, stages: 2 })
+ *     .qk({ granularity: 'per-thread' })
+ *     .pvFp8({ accumulator: 'f32', flushKeys: 64, vRange: 448 })
+ *     .build();
+ *
+ * `build()` runs the same validation as a spec file (parseSpec), so both paths refuse the same things.
+ */
+import type { Arch } from './capabilities.js';
+import { archSupports } from './capabilities.js';
+import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
+
+/**
+ * Default tiles. D=64 uses the published SageAttention2 choice (CTA_Q 128, CTA_K 64, WARP_Q 32,
+ * 4 warps). At D=128 that shape needs ~250 registers of accumulators and fragments and ptxas spills
+ * (nvcc 13.0, sm_89/sm_90a), so the default halves WARP_Q and doubles the warps: same CTA tile, no spills.
+ */
+export function defaultTiling(headDim: 64 | 128): Tiling {
+  return headDim === 64
+    ? { ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, stages: 2 }
+    : { ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8, stages: 2 };
+}
+
+/** Default P·V for an arch: the SageAttention2++ FP8 f16-accumulate form where FP8 mma exists. */
+export function defaultPv(arch: Arch): AttentionSpec['pv'] {
+  if (archSupports(arch, 'mma.m16n8k32.e4m3.f16')) {
+    return { instruction: 'm16n8k32.e4m3', accumulator: 'f16', flushKeys: 64, pRange: 448, vRange: 2.25 };
+  }
+  return { instruction: 'm16n8k16' };
+}
+
+export interface DefaultSpecOptions {
+  arch: Arch;
+  headDim: 64 | 128;
+  causal?: boolean;
+  dtype?: 'fp16' | 'bf16';
+  layout?: 'HND' | 'NHD';
+}
+
+export function defaultSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
+  return {
+    arch: o.arch,
+    headDim: o.headDim,
+    causal: o.causal ?? false,
+    dtype: o.dtype ?? 'fp16',
+    layout: o.layout ?? 'HND',
+    tiling: defaultTiling(o.headDim),
+    qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+    pv: defaultPv(o.arch),
+  };
+}
+
+export function defaultSpec(o: DefaultSpecOptions): AttentionSpec {
+  return parseSpec(defaultSpecInput(o));
+}
+
+export class AttentionSpecBuilder {
+  private draft: AttentionSpecInput;
+
+  constructor(options: DefaultSpecOptions) {
+    this.draft = defaultSpecInput(options);
+  }
+
+  name(name: string): this {
+    this.draft.name = name;
+    return this;
+  }
+
+  causal(causal = true): this {
+    this.draft.causal = causal;
+    return this;
+  }
+
+  dtype(dtype: 'fp16' | 'bf16'): this {
+    this.draft.dtype = dtype;
+    return this;
+  }
+
+  layout(layout: 'HND' | 'NHD'): this {
+    this.draft.layout = layout;
+    return this;
+  }
+
+  tiling(tiling: Partial<Tiling>): this {
+    this.draft.tiling = { ...this.draft.tiling, ...tiling };
+    return this;
+  }
+
+  qk(qk: { granularity?: Granularity; smoothK?: boolean }): this {
+    this.draft.qk = { ...this.draft.qk, ...qk };
+    return this;
+  }
+
+  pvFp8(pv: { accumulator: 'f16' | 'f32'; flushKeys?: number; pRange?: number; vRange?: number }): this {
+    this.draft.pv = {
+      instruction: 'm16n8k32.e4m3',
+      accumulator: pv.accumulator,
+      flushKeys: pv.flushKeys ?? 64,
+      pRange: pv.pRange ?? 448,
+      // f16 accumulation needs the narrowed V range; f32 keeps the full e4m3 range.
+      vRange: pv.vRange ?? (pv.accumulator === 'f16' ? 2.25 : 448),
+    };
+    return this;
+  }
+
+  pvHalf(): this {
+    this.draft.pv = { instruction: 'm16n8k16' };
+    return this;
+  }
+
+  /** Validates and returns the spec; throws SpecError naming each bad field. */
+  build(): AttentionSpec {
+    return parseSpec(structuredClone(this.draft));
+  }
+}
+
+export function attention(options: DefaultSpecOptions): AttentionSpecBuilder {
+  return new AttentionSpecBuilder(options);
+}

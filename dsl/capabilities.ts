@@ -1,0 +1,148 @@
+/**
+ * What each target architecture can do: the mma forms it executes natively, its shared-memory
+ * limit per block, and for each PTX instruction the minimum PTX ISA and CUDA release that accept it.
+ *
+ * Sources: NVIDIA PTX ISA documentation and ptxas 13.0 error messages, as summarised in
+ * shared/facts/hardware.md. The spec validator and the toolchain both read this table; nothing else
+ * hard-codes an arch fact.
+ */
+
+export const ARCHS = ['sm_80', 'sm_86', 'sm_89', 'sm_90a', 'sm_120'] as const;
+export type Arch = (typeof ARCHS)[number];
+
+/** The mma instructions a spec can ask for. */
+export const INSTRUCTIONS = {
+  /** INT8 Q·Kᵀ. */
+  'mma.m16n8k32.s8.s32': {
+    ptx: 'mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32',
+    minPtxIsa: [7, 0],
+    minCuda: [11, 0],
+    minArch: 'sm_80',
+  },
+  /** FP8 P·V, f32 accumulator (SageAttention2). */
+  'mma.m16n8k32.e4m3.f32': {
+    ptx: 'mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32',
+    minPtxIsa: [8, 4],
+    minCuda: [12, 4],
+    minArch: 'sm_89',
+  },
+  /** FP8 P·V, f16 accumulator (SageAttention2++). */
+  'mma.m16n8k32.e4m3.f16': {
+    ptx: 'mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16',
+    minPtxIsa: [8, 7],
+    minCuda: [12, 8],
+    minArch: 'sm_89',
+  },
+  /** 16-bit P·V fallback for archs without FP8 (fp16 or bf16 operands, f32 accumulator). */
+  'mma.m16n8k16.f16.f32': {
+    ptx: 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32',
+    minPtxIsa: [6, 4],
+    minCuda: [11, 0],
+    minArch: 'sm_80',
+  },
+  'mma.m16n8k16.bf16.f32': {
+    ptx: 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32',
+    minPtxIsa: [7, 0],
+    minCuda: [11, 0],
+    minArch: 'sm_80',
+  },
+} as const satisfies Record<string, InstructionInfo>;
+
+export interface InstructionInfo {
+  ptx: string;
+  minPtxIsa: readonly [number, number];
+  minCuda: readonly [number, number];
+  minArch: Arch;
+}
+
+export type InstructionName = keyof typeof INSTRUCTIONS;
+
+export interface ArchCapability {
+  /** Compute capability as major*10+minor (sm_90a → 90). */
+  computeCapability: number;
+  /** Largest dynamic shared memory a block may opt into, bytes. */
+  maxSharedMemoryPerBlock: number;
+  /** Registers per thread ceiling. */
+  maxRegistersPerThread: number;
+  /** Instructions the arch executes in hardware (not emulated). */
+  native: readonly InstructionName[];
+  /** Instructions the arch accepts but runs through a slower emulation (Hopper's FP8 mma.sync). */
+  emulated: readonly InstructionName[];
+  /** nvcc -gencode pieces. */
+  gencodeArch: string;
+  gencodeCode: string;
+  /** The SASS runs only on this exact compute capability (sm_90a); PTX of it is not forward-portable. */
+  archSpecific: boolean;
+}
+
+const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
+const INT8: InstructionName[] = ['mma.m16n8k32.s8.s32'];
+const FP8: InstructionName[] = ['mma.m16n8k32.e4m3.f32', 'mma.m16n8k32.e4m3.f16'];
+
+export const CAPABILITIES: Record<Arch, ArchCapability> = {
+  sm_80: {
+    computeCapability: 80,
+    maxSharedMemoryPerBlock: 163 * 1024,
+    maxRegistersPerThread: 255,
+    native: [...INT8, ...SIXTEEN_BIT],
+    emulated: [],
+    gencodeArch: 'compute_80',
+    gencodeCode: 'sm_80',
+    archSpecific: false,
+  },
+  sm_86: {
+    computeCapability: 86,
+    maxSharedMemoryPerBlock: 99 * 1024,
+    maxRegistersPerThread: 255,
+    native: [...INT8, ...SIXTEEN_BIT],
+    emulated: [],
+    gencodeArch: 'compute_86',
+    gencodeCode: 'sm_86',
+    archSpecific: false,
+  },
+  sm_89: {
+    computeCapability: 89,
+    maxSharedMemoryPerBlock: 99 * 1024,
+    maxRegistersPerThread: 255,
+    native: [...INT8, ...FP8, ...SIXTEEN_BIT],
+    emulated: [],
+    gencodeArch: 'compute_89',
+    gencodeCode: 'sm_89',
+    archSpecific: false,
+  },
+  sm_90a: {
+    computeCapability: 90,
+    maxSharedMemoryPerBlock: 227 * 1024,
+    maxRegistersPerThread: 255,
+    native: [...INT8, ...SIXTEEN_BIT],
+    // Hopper accepts FP8 mma.sync but lowers it to F2FP unpack + fp16 HMMA (measured, hardware.md).
+    emulated: [...FP8],
+    gencodeArch: 'compute_90a',
+    gencodeCode: 'sm_90a',
+    archSpecific: true,
+  },
+  sm_120: {
+    computeCapability: 120,
+    maxSharedMemoryPerBlock: 99 * 1024,
+    maxRegistersPerThread: 255,
+    native: [...INT8, ...FP8, ...SIXTEEN_BIT],
+    emulated: [],
+    gencodeArch: 'compute_120',
+    gencodeCode: 'sm_120',
+    archSpecific: false,
+  },
+};
+
+/** True when the arch accepts the instruction at all (natively or emulated). */
+export function archSupports(arch: Arch, instruction: InstructionName): boolean {
+  const cap = CAPABILITIES[arch];
+  return cap.native.includes(instruction) || cap.emulated.includes(instruction);
+}
+
+export function formatVersion(v: readonly [number, number]): string {
+  return `${v[0]}.${v[1]}`;
+}
+
+export function compareVersion(a: readonly [number, number], b: readonly [number, number]): number {
+  return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1];
+}

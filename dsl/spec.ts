@@ -1,0 +1,205 @@
+/**
+ * The attention-forward kernel spec: zod schemas (the single source of the TypeScript types and of the
+ * published JSON Schema) plus the semantic rules that make a spec buildable.
+ *
+ * This module knows nothing of plans, templates or nvcc. Every refusal is a SpecIssue naming the
+ * field (a dotted path), the offending value and the rule it breaks.
+ */
+import { z } from 'zod';
+import { ARCHS, CAPABILITIES, INSTRUCTIONS, archSupports, type Arch, type InstructionName } from './capabilities.js';
+
+/** Largest finite fp16 value: an f16 accumulator must never exceed it. */
+export const FP16_MAX = 65504;
+/** Largest finite e4m3 value. */
+export const E4M3_MAX = 448;
+
+export const HEAD_DIMS = [64, 128] as const;
+export const GRANULARITIES = ['per-block', 'per-warp', 'per-thread'] as const;
+
+const positiveInt = z.number().int().positive();
+
+export const TilingSchema = z
+  .object({
+    ctaQ: positiveInt.describe('query rows per thread block (CTA_Q); must equal warpQ × warps'),
+    ctaK: positiveInt.describe('keys per main-loop iteration (CTA_K); multiple of 32'),
+    warpQ: positiveInt.describe('query rows per warp (WARP_Q); multiple of 16'),
+    warps: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).describe('warps per block'),
+    stages: z.number().int().min(2).max(4).describe('shared-memory stages of the K/V cp.async pipeline (2 = double buffering)'),
+  })
+  .strict();
+
+export const QkSchema = z
+  .object({
+    type: z.literal('int8').default('int8'),
+    granularity: z.enum(GRANULARITIES).describe('rows that share one INT8 scale (see shared/facts/sageattention.md)'),
+    smoothK: z.boolean().describe('subtract the per-channel mean of K over the sequence before quantizing'),
+  })
+  .strict();
+
+export const PvFp8Schema = z
+  .object({
+    instruction: z.literal('m16n8k32.e4m3'),
+    accumulator: z.enum(['f16', 'f32']).describe('mma accumulator type; f16 is the SageAttention2++ form'),
+    flushKeys: positiveInt.describe('keys accumulated in the mma accumulator before it is added into fp32'),
+    pRange: z.number().positive().describe('P is scaled to (0, pRange] before FP8 quantization'),
+    vRange: z.number().positive().describe('V is scaled per channel to [-vRange, vRange] before FP8 quantization'),
+  })
+  .strict();
+
+export const PvHalfSchema = z
+  .object({
+    instruction: z.literal('m16n8k16').describe('16-bit P·V in the input dtype with an f32 accumulator (archs without FP8)'),
+  })
+  .strict();
+
+export const PvSchema = z.discriminatedUnion('instruction', [PvFp8Schema, PvHalfSchema]);
+
+export const AttentionSpecSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'lower-case identifier')
+      .optional()
+      .describe('variant name; derived from the fields when absent'),
+    arch: z.enum(ARCHS),
+    headDim: z.union([z.literal(64), z.literal(128)]),
+    causal: z.boolean(),
+    dtype: z.enum(['fp16', 'bf16']).describe('input and output element type'),
+    layout: z
+      .enum(['HND', 'NHD'])
+      .describe('layout of the inputs the variant is tuned for; every variant accepts any strides at run time'),
+    tiling: TilingSchema,
+    qk: QkSchema,
+    pv: PvSchema,
+  })
+  .strict();
+
+export type AttentionSpec = z.infer<typeof AttentionSpecSchema>;
+export type AttentionSpecInput = z.input<typeof AttentionSpecSchema>;
+export type Tiling = AttentionSpec['tiling'];
+export type PvSpec = AttentionSpec['pv'];
+export type Granularity = (typeof GRANULARITIES)[number];
+
+export interface SpecIssue {
+  /** Dotted path of the field, e.g. "tiling.ctaQ". */
+  field: string;
+  value: unknown;
+  rule: string;
+}
+
+export class SpecError extends Error {
+  constructor(readonly issues: SpecIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'SpecError';
+  }
+}
+
+export function formatIssue(issue: SpecIssue): string {
+  return `${issue.field} = ${JSON.stringify(issue.value)}: ${issue.rule}`;
+}
+
+/** The instructions a spec's mma steps lower to. */
+export function instructionsOf(spec: AttentionSpec): InstructionName[] {
+  const qk: InstructionName = 'mma.m16n8k32.s8.s32';
+  if (spec.pv.instruction === 'm16n8k16') {
+    return [qk, spec.dtype === 'bf16' ? 'mma.m16n8k16.bf16.f32' : 'mma.m16n8k16.f16.f32'];
+  }
+  return [qk, spec.pv.accumulator === 'f16' ? 'mma.m16n8k32.e4m3.f16' : 'mma.m16n8k32.e4m3.f32'];
+}
+
+/**
+ * Semantic rules that a shape-valid spec must also satisfy. Resource limits that need the plan
+ * (shared memory, registers) are checked by plan/ and reported in the same SpecIssue form.
+ */
+export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  const { tiling, pv } = spec;
+  const add = (field: string, value: unknown, rule: string) => issues.push({ field, value, rule });
+
+  if (tiling.warpQ % 16 !== 0) add('tiling.warpQ', tiling.warpQ, 'must be a multiple of 16 (the mma M dimension)');
+  if (tiling.ctaQ !== tiling.warpQ * tiling.warps) {
+    add('tiling.ctaQ', tiling.ctaQ, `must equal warpQ × warps = ${tiling.warpQ} × ${tiling.warps} = ${tiling.warpQ * tiling.warps}`);
+  }
+  if (tiling.ctaK < 32 || (tiling.ctaK & (tiling.ctaK - 1)) !== 0) {
+    add('tiling.ctaK', tiling.ctaK, 'must be a power of two, at least 32 (the k of the FP8 P·V mma; swizzled shared rows)');
+  }
+  if (tiling.ctaK > 256) add('tiling.ctaK', tiling.ctaK, 'must be at most 256');
+  if (tiling.warpQ > 64) add('tiling.warpQ', tiling.warpQ, 'must be at most 64 (accumulators would not fit in registers)');
+
+  for (const instruction of instructionsOf(spec)) {
+    if (!archSupports(spec.arch, instruction)) {
+      add(
+        instruction.startsWith('mma.m16n8k32.e4m3') ? 'pv.instruction' : 'arch',
+        instruction.startsWith('mma.m16n8k32.e4m3') ? pv.instruction : spec.arch,
+        `${spec.arch} has no ${INSTRUCTIONS[instruction].ptx} (needs ${INSTRUCTIONS[instruction].minArch} or newer with FP8; use pv.instruction "m16n8k16" on ${spec.arch})`,
+      );
+    }
+  }
+
+  if (pv.instruction === 'm16n8k32.e4m3') {
+    if (pv.flushKeys % 32 !== 0) add('pv.flushKeys', pv.flushKeys, 'must be a multiple of 32 (keys per FP8 mma)');
+    else if (tiling.ctaK % pv.flushKeys !== 0) {
+      add('pv.flushKeys', pv.flushKeys, `must divide tiling.ctaK = ${tiling.ctaK} (the accumulator is flushed within each key tile)`);
+    }
+    if (pv.pRange > E4M3_MAX) add('pv.pRange', pv.pRange, `must be at most ${E4M3_MAX} (largest finite e4m3)`);
+    if (pv.vRange > E4M3_MAX) add('pv.vRange', pv.vRange, `must be at most ${E4M3_MAX} (largest finite e4m3)`);
+    if (pv.accumulator === 'f16') {
+      const worst = pv.pRange * pv.vRange * pv.flushKeys;
+      if (worst > FP16_MAX) {
+        add(
+          'pv.vRange',
+          pv.vRange,
+          `with an f16 accumulator pRange × vRange × flushKeys = ${pv.pRange} × ${pv.vRange} × ${pv.flushKeys} = ${worst} must not exceed ${FP16_MAX} (fp16 overflow)`,
+        );
+      }
+    }
+  }
+  return issues;
+}
+
+function zodIssues(error: z.ZodError): SpecIssue[] {
+  return error.issues.map((issue) => {
+    const field = issue.path.length ? issue.path.join('.') : '(spec)';
+    const value = 'input' in issue ? (issue as { input?: unknown }).input : undefined;
+    return { field, value, rule: issue.message };
+  });
+}
+
+/** Parses and checks the spec's shape and semantic rules; throws SpecError listing every issue. */
+export function parseSpec(input: unknown): AttentionSpec {
+  const parsed = AttentionSpecSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw new SpecError(zodIssues(parsed.error));
+  const issues = semanticIssues(parsed.data);
+  if (issues.length) throw new SpecError(issues);
+  return parsed.data;
+}
+
+/** The spec's name: explicit, or derived from every field that changes the generated code. */
+export function variantName(spec: AttentionSpec): string {
+  if (spec.name) return spec.name;
+  const t = spec.tiling;
+  const gran = { 'per-block': 'pb', 'per-warp': 'pw', 'per-thread': 'pt' }[spec.qk.granularity];
+  const pv =
+    spec.pv.instruction === 'm16n8k16'
+      ? 'pv16'
+      : `pv8${spec.pv.accumulator}f${spec.pv.flushKeys}p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`;
+  return [
+    'sage',
+    spec.arch.replace('_', ''),
+    `d${spec.headDim}`,
+    spec.dtype,
+    spec.causal ? 'causal' : 'full',
+    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}`,
+    `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}`,
+    pv,
+  ].join('_');
+}
+
+function fmtNum(n: number): string {
+  return String(n).replace('.', 'p');
+}
+
+export function archCapability(arch: Arch) {
+  return CAPABILITIES[arch];
+}

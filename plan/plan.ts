@@ -1,0 +1,267 @@
+/**
+ * spec → plan: every number the generated CUDA needs, derived once, as plain data.
+ *
+ * Templates print these values and never compute them. The plan also carries the resource checks
+ * that need derived numbers (shared memory against the arch limit, a register estimate) and reports
+ * them as SpecIssues so users see one kind of error for everything they got wrong.
+ */
+import { CAPABILITIES, INSTRUCTIONS, type InstructionName } from '../dsl/capabilities.js';
+import { instructionsOf, SpecError, variantName, type AttentionSpec, type SpecIssue } from '../dsl/spec.js';
+
+/** A shared-memory tile stored as rows of 16-byte chunks with an XOR swizzle so ldmatrix is conflict-free. */
+export interface SmemTile {
+  rows: number;
+  rowBytes: number;
+  chunksPerRow: number;
+  /** Rows that share one 128-byte line (rowBytes < 128); the swizzle phase advances once per line. */
+  rowsPerLine: number;
+  /** The chunk index is XORed with (row / rowsPerLine) % swizzleMod. */
+  swizzleMod: number;
+  bytes: number;
+  /** Byte offset of stage 0 in dynamic shared memory; stage s is at offset + s * bytes. */
+  offset: number;
+  stages: number;
+  /** 16-byte cp.async copies per stage, and per thread (rounded up; the loop guards the tail). */
+  copies: number;
+  copiesPerThread: number;
+}
+
+export interface RegisterEstimate {
+  outputAccumulator: number;
+  scoreAccumulator: number;
+  queryFragments: number;
+  overhead: number;
+  total: number;
+}
+
+export interface KernelPlan {
+  name: string;
+  spec: AttentionSpec;
+  arch: {
+    name: AttentionSpec['arch'];
+    computeCapability: number;
+    gencodeArch: string;
+    gencodeCode: string;
+    archSpecific: boolean;
+    /** Whether the FP8 P·V mma is native here or emulated (Hopper). */
+    pvNative: boolean;
+  };
+  instructions: { name: InstructionName; ptx: string }[];
+  /** PTX mnemonics the templates print for the two mma steps. */
+  ptx: { qk: string; pv: string };
+  headDim: number;
+  dtype: { name: 'fp16' | 'bf16'; cudaType: '__half' | '__nv_bfloat16'; pair: '__half2' | '__nv_bfloat162' };
+  causal: boolean;
+  threads: number;
+  warps: number;
+  ctaQ: number;
+  ctaK: number;
+  warpQ: number;
+  stages: number;
+  /** mma tiles of one warp. */
+  mTiles: number;
+  qkNTiles: number;
+  qkKSteps: number;
+  pvNTiles: number;
+  pvKSteps: number;
+  /** Keys of one P·V mma (32 for FP8, 16 for 16-bit). */
+  pvMmaK: number;
+  qFragmentsInRegisters: boolean;
+  quant: {
+    granularity: AttentionSpec['qk']['granularity'];
+    smoothK: boolean;
+    /** Scales per query tile of ctaQ rows, and per key tile of ctaK rows. */
+    qGroupsPerTile: number;
+    kGroupsPerTile: number;
+    threads: number;
+    /** 8-element (16-byte) chunks per row of a 16-bit input tensor. */
+    inputChunksPerRow: number;
+    /** Rows the 128 quantization threads cover in one pass. */
+    rowsPerPass: number;
+    /** Rows of K/V one statistics block reduces before writing a partial sum. */
+    statsRows: number;
+  };
+  pv: {
+    fp8: boolean;
+    f16Accumulator: boolean;
+    flushKeys: number;
+    /** P·V mma steps between flushes into fp32. */
+    flushSteps: number;
+    flushesPerTile: number;
+    pRange: number;
+    log2PRange: number;
+    vRange: number;
+  };
+  smem: {
+    q: SmemTile;
+    k: SmemTile;
+    v: SmemTile;
+    totalBytes: number;
+    /** Dynamic shared memory above 48 KiB needs cudaFuncSetAttribute before launch. */
+    needsOptIn: boolean;
+  };
+  registers: RegisterEstimate;
+}
+
+const CHUNK = 16;
+const QUANT_THREADS = 128;
+const STATS_ROWS = 256;
+const REGISTER_OVERHEAD = 40;
+
+function smemTile(rows: number, rowBytes: number, stages: number, offset: number, threads: number): SmemTile {
+  const chunksPerRow = rowBytes / CHUNK;
+  const rowsPerLine = Math.max(1, 128 / rowBytes);
+  const bytes = rows * rowBytes;
+  const copies = bytes / CHUNK;
+  return {
+    rows,
+    rowBytes,
+    chunksPerRow,
+    rowsPerLine,
+    swizzleMod: Math.min(chunksPerRow, 8),
+    bytes,
+    offset,
+    stages,
+    copies,
+    copiesPerThread: Math.ceil(copies / threads),
+  };
+}
+
+function registerEstimate(mTiles: number, qkNTiles: number, pvNTiles: number, qkKSteps: number, qInRegs: boolean): RegisterEstimate {
+  const outputAccumulator = mTiles * pvNTiles * 4;
+  const scoreAccumulator = mTiles * qkNTiles * 4;
+  const queryFragments = qInRegs ? mTiles * qkKSteps * 4 : 0;
+  return {
+    outputAccumulator,
+    scoreAccumulator,
+    queryFragments,
+    overhead: REGISTER_OVERHEAD,
+    total: outputAccumulator + scoreAccumulator + queryFragments + REGISTER_OVERHEAD,
+  };
+}
+
+/** Derives the plan; throws SpecError when the spec exceeds the arch's shared memory or registers. */
+export function planKernel(spec: AttentionSpec): KernelPlan {
+  const cap = CAPABILITIES[spec.arch];
+  const t = spec.tiling;
+  const D = spec.headDim;
+  const threads = t.warps * 32;
+  const fp8 = spec.pv.instruction === 'm16n8k32.e4m3';
+  const mTiles = t.warpQ / 16;
+  const qkNTiles = t.ctaK / 8;
+  const qkKSteps = D / 32;
+  const pvNTiles = D / 8;
+  const pvMmaK = fp8 ? 32 : 16;
+  const [qkInstruction, pvInstruction] = instructionsOf(spec) as [InstructionName, InstructionName];
+
+  // Keep Q's mma fragments in registers for the whole kernel when they fit beside the accumulators;
+  // otherwise re-read them from shared memory (ldmatrix) every key tile.
+  const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true);
+  const qFragmentsInRegisters = withQ.total <= cap.maxRegistersPerThread;
+  const registers = qFragmentsInRegisters ? withQ : registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, false);
+
+  const q = smemTile(t.ctaQ, D, 1, 0, threads);
+  const k = smemTile(t.ctaK, D, t.stages, q.bytes, threads);
+  // FP8 V is stored transposed (head-dim rows of ctaK keys); 16-bit V keeps key rows of D elements.
+  const v = fp8
+    ? smemTile(D, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
+    : smemTile(t.ctaK, D * 2, t.stages, k.offset + k.bytes * t.stages, threads);
+  const totalBytes = v.offset + v.bytes * t.stages;
+
+  const issues: SpecIssue[] = [];
+  if (totalBytes > cap.maxSharedMemoryPerBlock) {
+    issues.push({
+      field: 'tiling',
+      value: t,
+      rule: `needs ${totalBytes} bytes of shared memory (Q ${q.bytes} + ${t.stages} stages × (K ${k.bytes} + V ${v.bytes})), over ${spec.arch}'s limit of ${cap.maxSharedMemoryPerBlock}`,
+    });
+  }
+  // Each cp.async pass copies a band of threads/chunksPerRow rows; bands must span whole swizzle
+  // periods (8 rows) so a thread's copies differ only by constant offsets.
+  for (const [name, tile] of [['Q', q], ['K', k], ['V', v]] as const) {
+    if ((threads / tile.chunksPerRow) % 8 !== 0) {
+      issues.push({
+        field: 'tiling.warps',
+        value: t.warps,
+        rule: `${threads} threads copy ${threads / tile.chunksPerRow} rows of the ${name} tile (${tile.rowBytes}-byte rows) per pass; needs a multiple of 8 rows, i.e. at least ${(8 * tile.chunksPerRow) / 32} warps`,
+      });
+    }
+  }
+  if (registers.total > cap.maxRegistersPerThread) {
+    issues.push({
+      field: 'tiling.warpQ',
+      value: t.warpQ,
+      rule: `accumulators need about ${registers.total} registers per thread (O ${registers.outputAccumulator} + S ${registers.scoreAccumulator} + ${registers.overhead}), over ${cap.maxRegistersPerThread}; lower warpQ or ctaK`,
+    });
+  }
+  if (issues.length) throw new SpecError(issues);
+
+  const granularity = spec.qk.granularity;
+  const qGroupsPerTile = granularity === 'per-block' ? 1 : granularity === 'per-warp' ? t.warps : t.warps * 8;
+  // A thread's S columns are keys {8i+2t, 8i+2t+1}: per-thread K scales group key rows by t (4 groups).
+  const kGroupsPerTile = granularity === 'per-thread' ? 4 : 1;
+  const inputChunksPerRow = (D * 2) / CHUNK;
+
+  const pv = spec.pv;
+  const pvPlan =
+    pv.instruction === 'm16n8k32.e4m3'
+      ? {
+          fp8: true,
+          f16Accumulator: pv.accumulator === 'f16',
+          flushKeys: pv.flushKeys,
+          flushSteps: pv.flushKeys / 32,
+          flushesPerTile: t.ctaK / pv.flushKeys,
+          pRange: pv.pRange,
+          log2PRange: Math.log2(pv.pRange),
+          vRange: pv.vRange,
+        }
+      : // 16-bit P·V accumulates in real fp32 registers: one "flush" per key tile, P unscaled.
+        { fp8: false, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 16, flushesPerTile: 1, pRange: 1, log2PRange: 0, vRange: 1 };
+
+  return {
+    name: variantName(spec),
+    spec,
+    arch: {
+      name: spec.arch,
+      computeCapability: cap.computeCapability,
+      gencodeArch: cap.gencodeArch,
+      gencodeCode: cap.gencodeCode,
+      archSpecific: cap.archSpecific,
+      pvNative: instructionsOf(spec).every((i) => cap.native.includes(i)),
+    },
+    instructions: instructionsOf(spec).map((name) => ({ name, ptx: INSTRUCTIONS[name].ptx })),
+    ptx: { qk: INSTRUCTIONS[qkInstruction].ptx, pv: INSTRUCTIONS[pvInstruction].ptx },
+    headDim: D,
+    dtype:
+      spec.dtype === 'fp16'
+        ? { name: 'fp16', cudaType: '__half', pair: '__half2' }
+        : { name: 'bf16', cudaType: '__nv_bfloat16', pair: '__nv_bfloat162' },
+    causal: spec.causal,
+    threads,
+    warps: t.warps,
+    ctaQ: t.ctaQ,
+    ctaK: t.ctaK,
+    warpQ: t.warpQ,
+    stages: t.stages,
+    mTiles,
+    qkNTiles,
+    qkKSteps,
+    pvNTiles,
+    pvKSteps: t.ctaK / pvMmaK,
+    pvMmaK,
+    qFragmentsInRegisters,
+    quant: {
+      granularity,
+      smoothK: spec.qk.smoothK,
+      qGroupsPerTile,
+      kGroupsPerTile,
+      threads: QUANT_THREADS,
+      inputChunksPerRow,
+      rowsPerPass: QUANT_THREADS / inputChunksPerRow,
+      statsRows: STATS_ROWS,
+    },
+    pv: pvPlan,
+    smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
+    registers,
+  };
+}

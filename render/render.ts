@@ -1,0 +1,43 @@
+/**
+ * plan → CUDA source. Templates live in templates/ and only print plan fields; the helpers
+ * registered here are comparisons, never arithmetic.
+ */
+import Handlebars from 'handlebars';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { KernelPlan } from '../plan/plan.js';
+import { packageVersion, projectRoot } from '../build/paths.js';
+
+const hb = Handlebars.create();
+hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+// A number as a C++ float literal (formatting only).
+hb.registerHelper('cfloat', (n: number) => `${Number.isInteger(n) ? n.toFixed(1) : String(n)}f`);
+
+const cache = new Map<string, HandlebarsTemplateDelegate>();
+
+function template(name: string): HandlebarsTemplateDelegate {
+  let t = cache.get(name);
+  if (!t) {
+    const file = path.join(projectRoot(), 'templates', name);
+    t = hb.compile(readFileSync(file, 'utf8'), { noEscape: true, strict: true });
+    cache.set(name, t);
+  }
+  return t;
+}
+
+/** One `.cu` per variant: kernels, quantization kernels, host launcher and descriptor. */
+export function renderVariant(plan: KernelPlan): string {
+  return template('attention.cu.hbs')({
+    plan,
+    version: packageVersion(),
+    specLines: JSON.stringify(plan.spec, null, 2).split('\n'),
+    dtypeCode: plan.dtype.name === 'fp16' ? 0 : 1,
+  });
+}
+
+/** The variant registry of one library. */
+export function renderRegistry(variantNames: string[]): string {
+  return template('variants.cpp.hbs')({ variants: variantNames, version: packageVersion() });
+}
+
+export const templatesDir = () => path.join(projectRoot(), 'templates');

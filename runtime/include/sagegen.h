@@ -1,0 +1,122 @@
+/*
+ * sagegen.h — C ABI of libsagegen, quantized (SageAttention2 / SageAttention2++) attention forward.
+ *
+ * C-compatible (C99 / C++). Every entry point validates its arguments and returns a status code;
+ * a bad argument never launches a kernel and never writes to the output.
+ *
+ * ABI versioning: SAGEGEN_ABI_VERSION changes whenever a struct layout or a signature changes.
+ * sagegen_forward_args begins with `struct_size` and `abi_version`, which the library checks, so a
+ * program compiled against another ABI gets SAGEGEN_STATUS_ABI_MISMATCH instead of a misread struct.
+ */
+#ifndef SAGEGEN_H
+#define SAGEGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SAGEGEN_ABI_VERSION 1
+
+#if defined(_WIN32)
+#define SAGEGEN_API __declspec(dllexport)
+#else
+#define SAGEGEN_API __attribute__((visibility("default")))
+#endif
+
+/* cudaStream_t without pulling in the CUDA headers: the same opaque pointer type. */
+typedef struct CUstream_st* sagegen_stream_t;
+
+typedef enum sagegen_status {
+  SAGEGEN_STATUS_OK = 0,
+  SAGEGEN_STATUS_NULL_POINTER = 1,          /* q, k, v, o, args or (when requested) lse / workspace is NULL */
+  SAGEGEN_STATUS_MISALIGNED_POINTER = 2,    /* a tensor base pointer is not 16-byte aligned */
+  SAGEGEN_STATUS_UNSUPPORTED_HEAD_DIM = 3,  /* no variant was built for this head dim */
+  SAGEGEN_STATUS_HEADS_NOT_DIVISIBLE = 4,   /* query heads not a multiple of kv heads */
+  SAGEGEN_STATUS_BAD_LENGTH = 5,            /* batch, heads, qo_len or kv_len is zero or negative */
+  SAGEGEN_STATUS_BAD_STRIDE = 6,            /* a stride is negative, not a multiple of 8 elements, or overlaps */
+  SAGEGEN_STATUS_UNSUPPORTED_DTYPE = 7,     /* dtype not fp16/bf16, or no variant built for it */
+  SAGEGEN_STATUS_UNSUPPORTED_LAYOUT = 8,    /* layout not HND/NHD */
+  SAGEGEN_STATUS_WORKSPACE_TOO_SMALL = 9,   /* workspace_bytes < sagegen_workspace_size(...) */
+  SAGEGEN_STATUS_NO_VARIANT = 10,           /* no built variant runs on this device / for this causal flag */
+  SAGEGEN_STATUS_BAD_SCALE = 11,            /* softmax scale is NaN, Inf or <= 0 */
+  SAGEGEN_STATUS_ABI_MISMATCH = 12,         /* args->struct_size / abi_version do not match this library */
+  SAGEGEN_STATUS_CUDA_ERROR = 13,           /* a CUDA runtime call or a kernel launch failed */
+  SAGEGEN_STATUS_SIZE_OVERFLOW = 14         /* a tensor extent does not fit the library's index arithmetic */
+} sagegen_status;
+
+typedef enum sagegen_dtype {
+  SAGEGEN_DTYPE_FP16 = 0,
+  SAGEGEN_DTYPE_BF16 = 1
+} sagegen_dtype;
+
+/* HND: [batch, heads, seq, head_dim]; NHD: [batch, seq, heads, head_dim]. Used only to derive
+ * strides when a tensor's strides are all zero; explicit strides win. */
+typedef enum sagegen_layout {
+  SAGEGEN_LAYOUT_HND = 0,
+  SAGEGEN_LAYOUT_NHD = 1
+} sagegen_layout;
+
+/* Strides in elements. The head-dim stride is always 1. All zero: contiguous in `layout`. */
+typedef struct sagegen_strides {
+  int64_t batch;
+  int64_t head;
+  int64_t seq;
+} sagegen_strides;
+
+typedef struct sagegen_forward_args {
+  size_t struct_size;   /* sizeof(sagegen_forward_args) */
+  int32_t abi_version;  /* SAGEGEN_ABI_VERSION */
+
+  const void* q;        /* [batch, num_q_heads, qo_len, head_dim] in `layout` / strides */
+  const void* k;        /* [batch, num_kv_heads, kv_len, head_dim] */
+  const void* v;        /* [batch, num_kv_heads, kv_len, head_dim] */
+  void* o;              /* [batch, num_q_heads, qo_len, head_dim], same dtype as q */
+  float* lse;           /* optional: [batch, num_q_heads, qo_len] fp32 contiguous, natural log; NULL: not written */
+
+  sagegen_dtype dtype;
+  sagegen_layout layout;
+  int64_t batch;
+  int64_t num_q_heads;
+  int64_t num_kv_heads;
+  int64_t qo_len;
+  int64_t kv_len;
+  int64_t head_dim;
+  sagegen_strides q_strides, k_strides, v_strides, o_strides;
+
+  int32_t causal;       /* nonzero: bottom-right aligned causal mask (query i sees keys j <= i + kv_len - qo_len) */
+  float softmax_scale;  /* <= 0 is an error; use sagegen_default_scale(head_dim) for 1/sqrt(head_dim) */
+
+  void* workspace;      /* device memory, 256-byte aligned, at least sagegen_workspace_size(...) bytes */
+  size_t workspace_bytes;
+} sagegen_forward_args;
+
+/* Fills args with defaults: struct_size, abi_version, layout HND, zero strides, scale 0 (meaning:
+ * set it), everything else zero/NULL. */
+SAGEGEN_API void sagegen_forward_args_init(sagegen_forward_args* args);
+
+/* Device bytes the forward needs for quantized copies of q, k, v and their scales. 0 on bad sizes. */
+SAGEGEN_API size_t sagegen_workspace_size(int64_t batch, int64_t num_q_heads, int64_t num_kv_heads,
+                                          int64_t qo_len, int64_t kv_len, int64_t head_dim);
+
+/* Runs quantization and attention on `stream`. Asynchronous; returns after the launches. */
+SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sagegen_stream_t stream);
+
+/* Text for a status code; never NULL. */
+SAGEGEN_API const char* sagegen_status_string(sagegen_status status);
+
+/* Detail of the last error on the calling thread (names the argument and the value); "" if none. */
+SAGEGEN_API const char* sagegen_last_error_detail(void);
+
+SAGEGEN_API float sagegen_default_scale(int64_t head_dim);
+
+SAGEGEN_API int32_t sagegen_abi_version(void);
+SAGEGEN_API const char* sagegen_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SAGEGEN_H */

@@ -1,0 +1,63 @@
+/*
+ * sagegen_variant.h — the internal contract between the hand-written runtime (runtime/src/sagegen.cpp)
+ * and the generated variants. Not installed for consumers: the public ABI is sagegen.h.
+ *
+ * The runtime validates every argument and resolves strides before a variant sees the call, so a
+ * variant can assume: pointers non-null and 16-byte aligned, sizes positive, heads divisible,
+ * strides in elements with a unit head-dim stride, and a large-enough workspace.
+ */
+#ifndef SAGEGEN_VARIANT_H
+#define SAGEGEN_VARIANT_H
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+namespace sagegen {
+
+struct ProblemShape {
+  int64_t batch;
+  int64_t qHeads;
+  int64_t kvHeads;
+  int64_t qoLen;
+  int64_t kvLen;
+  int64_t headDim;
+};
+
+struct TensorStrides {
+  int64_t batch;
+  int64_t head;
+  int64_t seq;
+};
+
+struct VariantCall {
+  ProblemShape shape;
+  const void* q;
+  const void* k;
+  const void* v;
+  void* o;
+  float* lse;  // may be null
+  TensorStrides qStrides, kStrides, vStrides, oStrides;
+  float softmaxScale;
+  void* workspace;
+  size_t workspaceBytes;
+};
+
+struct VariantDescriptor {
+  const char* name;
+  int computeCapability;  // major*10 + minor of the target (sm_90a -> 90)
+  bool archSpecific;      // SASS only for exactly this capability (sm_90a); no portable PTX
+  int headDim;
+  int dtype;              // sagegen_dtype
+  bool causal;
+  size_t (*workspaceSize)(const ProblemShape&);
+  cudaError_t (*run)(const VariantCall&, cudaStream_t);
+};
+
+// Generated: the variants built into this library.
+extern const VariantDescriptor* const kVariants[];
+extern const int kVariantCount;
+
+}  // namespace sagegen
+
+#endif

@@ -1,0 +1,277 @@
+"""Python binding of libsagegen: quantized (SageAttention2/2++) attention forward on torch CUDA tensors.
+
+    from sagegen import sageattn
+    o = sageattn(q, k, v, tensor_layout="HND", is_causal=True)
+
+The library is found through $SAGEGEN_LIB or the newest generated/*/lib/libsagegen.so; importing
+this module never needs it, the first call does (see load_library).
+"""
+import ctypes
+import math
+
+import torch
+
+from . import _abi, _lib
+from ._abi import ABI_VERSION, DType, Layout, SagegenForwardArgs, SagegenStrides, Status
+from ._lib import LibraryNotFoundError, library_path, load_library
+
+__all__ = [
+    "sageattn",
+    "load_library",
+    "library_path",
+    "version",
+    "abi_version",
+    "status_string",
+    "SagegenError",
+    "LibraryNotFoundError",
+    "Status",
+    "DType",
+    "Layout",
+    "ABI_VERSION",
+    "SagegenForwardArgs",
+    "SagegenStrides",
+]
+
+_DTYPES = {torch.float16: DType.FP16, torch.bfloat16: DType.BF16}
+_LAYOUTS = {"HND": Layout.HND, "NHD": Layout.NHD}
+# Tensor dims holding (batch, heads, seq) in each layout; head_dim is always the last dim.
+_DIMS = {"HND": (0, 1, 2), "NHD": (0, 2, 1)}
+# The workspace is never allocated empty, so its pointer is never NULL even if a size comes out 0.
+_MIN_WORKSPACE = 256
+
+
+class SagegenError(RuntimeError):
+    """sagegen_forward returned a non-OK status. `.status` is the sagegen_status code."""
+
+    def __init__(self, status, name, detail):
+        self.status = int(status)
+        self.status_name = name
+        self.detail = detail
+        super().__init__(f"sagegen_forward failed: {name} (status {self.status})" + (f": {detail}" if detail else ""))
+
+
+def version():
+    """sagegen_version() of the loaded library."""
+    return _lib.decode(_lib.get_library().sagegen_version())
+
+
+def abi_version():
+    """sagegen_abi_version() of the loaded library."""
+    return int(_lib.get_library().sagegen_abi_version())
+
+
+def status_string(status):
+    """sagegen_status_string(status)."""
+    return _lib.decode(_lib.get_library().sagegen_status_string(int(status)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation. Everything the C library would reject with a generic status is caught here first
+# with a message naming the argument, its value and the rule.
+
+
+# Device seams: the only places that touch torch.cuda. Kept as module functions so a test of this
+# binding against a host-memory mock library can replace them (runtime/test/gpu_check.py --device cpu).
+def _on_cuda(t):
+    return t.is_cuda
+
+
+def _device_guard(device):
+    return torch.cuda.device(device)
+
+
+def _stream_handle(device):
+    return torch.cuda.current_stream(device).cuda_stream
+
+
+def _check_tensor(name, t):
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not _on_cuda(t):
+        raise ValueError(f"{name} must be a CUDA tensor, got device '{t.device}'")
+    if t.dim() != 4:
+        raise ValueError(
+            f"{name} must be 4-D ([B, H, N, D] for HND, [B, N, H, D] for NHD), "
+            f"got {t.dim()}-D with shape {tuple(t.shape)}"
+        )
+    if t.dtype not in _DTYPES:
+        raise TypeError(f"{name}.dtype must be torch.float16 or torch.bfloat16, got {t.dtype}")
+    if t.size(-1) > 1 and t.stride(-1) != 1:
+        raise ValueError(f"{name} must have stride 1 along head_dim (last dim), got strides {tuple(t.stride())}")
+
+
+def _extents(t, layout):
+    """(batch, heads, seq, head_dim) of a 4-D tensor in `layout`."""
+    b, h, s = _DIMS[layout]
+    return t.size(b), t.size(h), t.size(s), t.size(3)
+
+
+def _check_same(what, layout, **values):
+    names = list(values)
+    first = values[names[0]]
+    for n in names[1:]:
+        if values[n] != first:
+            shown = ", ".join(f"{m} has {values[m]}" for m in names)
+            raise ValueError(f"{what} mismatch in layout {layout}: {shown}; they must be equal")
+
+
+def _check_inputs(q, k, v, layout):
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        _check_tensor(name, t)
+    if not (q.device == k.device == v.device):
+        raise ValueError(f"q, k, v must be on the same device, got q on {q.device}, k on {k.device}, v on {v.device}")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(f"q, k, v must have the same dtype, got q {q.dtype}, k {k.dtype}, v {v.dtype}")
+    bq, hq, _, dq = _extents(q, layout)
+    bk, hk, nk, dk = _extents(k, layout)
+    bv, hv, nv, dv = _extents(v, layout)
+    _check_same("batch size", layout, q=bq, k=bk, v=bv)
+    _check_same("head_dim", layout, q=dq, k=dk, v=dv)
+    _check_same("number of kv heads", layout, k=hk, v=hv)
+    _check_same("kv sequence length", layout, k=nk, v=nv)
+    if hk > 0 and hq % hk != 0:
+        raise ValueError(
+            f"number of q heads ({hq}) must be a multiple of the number of kv heads ({hk}) "
+            "(grouped-query attention: q head h reads kv head h // (Hq // Hkv))"
+        )
+
+
+def _check_out(out, q):
+    _check_tensor("out", out)
+    if out.shape != q.shape or out.dtype != q.dtype or out.device != q.device:
+        raise ValueError(
+            f"out must match q in shape, dtype and device: out is {tuple(out.shape)} {out.dtype} on {out.device}, "
+            f"q is {tuple(q.shape)} {q.dtype} on {q.device}"
+        )
+    if _has_broadcast_dim(out):
+        raise ValueError(f"out must not have zero strides on dims of size > 1 (elements would overlap), got strides {tuple(out.stride())}")
+
+
+def _check_lse_out(lse_out, q, shape):
+    if not isinstance(lse_out, torch.Tensor):
+        raise TypeError(f"lse_out must be a torch.Tensor, got {type(lse_out).__name__}")
+    if tuple(lse_out.shape) != shape or lse_out.dtype != torch.float32 or lse_out.device != q.device:
+        raise ValueError(
+            f"lse_out must be float32 of shape {shape} [batch, q heads, qo_len] on {q.device}, "
+            f"got {lse_out.dtype} of shape {tuple(lse_out.shape)} on {lse_out.device}"
+        )
+    if not lse_out.is_contiguous():
+        raise ValueError(f"lse_out must be contiguous, got strides {tuple(lse_out.stride())}")
+
+
+def _scale(sm_scale, head_dim):
+    if sm_scale is None:
+        return 1.0 / math.sqrt(head_dim)
+    s = float(sm_scale)
+    if not math.isfinite(s) or s <= 0:
+        raise ValueError(f"sm_scale must be a finite number > 0, got {sm_scale!r}")
+    return s
+
+
+# ----------------------------------------------------------------------------------------------
+# Strides.
+
+
+def _has_broadcast_dim(t):
+    return any(t.size(d) > 1 and t.stride(d) == 0 for d in range(t.dim()))
+
+
+def _strides(t, layout):
+    """sagegen_strides (elements) of `t` in `layout`.
+
+    torch reports an arbitrary stride for a dim of size 1 (it is never stepped over), which the
+    library could reject (negative / not a multiple of 8). Such strides are replaced by the
+    tensor's span rounded up to 8: valid, unused, and beyond every element, so never overlapping.
+    """
+    span = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride()))
+    span8 = -(-span // 8) * 8
+    vals = []
+    for d in _DIMS[layout]:
+        s = t.stride(d)
+        if t.size(d) == 1 and (s <= 0 or s % 8 != 0):
+            s = span8
+        vals.append(s)
+    return SagegenStrides(*vals)
+
+
+def _materialize(t):
+    """Copies a broadcast (expanded, zero-stride) input: with every stride zero the library would
+    read it as contiguous, and zero strides are not in its contract otherwise."""
+    return t.contiguous() if _has_broadcast_dim(t) else t
+
+
+# ----------------------------------------------------------------------------------------------
+# The call.
+
+
+def _fill_args(args, q, k, v, o, lse, layout, dims, causal, scale, workspace):
+    b, hq, hkv, nq, nk, d = dims
+    args.q, args.k, args.v, args.o = q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr()
+    _abi.set_lse_pointer(args, lse.data_ptr() if lse is not None else 0)
+    args.dtype = _DTYPES[q.dtype]
+    args.layout = _LAYOUTS[layout]
+    args.batch, args.num_q_heads, args.num_kv_heads = b, hq, hkv
+    args.qo_len, args.kv_len, args.head_dim = nq, nk, d
+    args.q_strides = _strides(q, layout)
+    args.k_strides = _strides(k, layout)
+    args.v_strides = _strides(v, layout)
+    args.o_strides = _strides(o, layout)
+    args.causal = 1 if causal else 0
+    args.softmax_scale = scale
+    args.workspace = workspace.data_ptr()
+    args.workspace_bytes = workspace.numel()
+
+
+def _run(lib, args, device):
+    stream = _stream_handle(device)
+    status = lib.sagegen_forward(ctypes.byref(args), stream)
+    if status != Status.OK:
+        # Read the thread-local detail right away, before anything else can call the library.
+        detail = _lib.decode(lib.sagegen_last_error_detail())
+        raise SagegenError(status, _lib.decode(lib.sagegen_status_string(status)), detail)
+
+
+def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return_lse=False, *, out=None, lse_out=None):
+    """Quantized attention forward: softmax(q k^T * sm_scale [+ causal mask]) v.
+
+    q: [B, Hq, Nq, D] (HND) or [B, Nq, Hq, D] (NHD); k, v: [B, Hkv, Nkv, D] / [B, Nkv, Hkv, D].
+    fp16 or bf16, CUDA, stride 1 along D, any other strides (multiples of 8 elements, 16-byte
+    aligned base pointers: the library checks). Hq must be a multiple of Hkv (GQA/MQA).
+    is_causal: bottom-right aligned mask, query i sees key j iff j <= i + Nkv - Nq.
+    sm_scale: default 1/sqrt(D).
+    out: optional preallocated output (q's shape/dtype/device, any valid strides).
+    lse_out: optional float32 [B, Hq, Nq] contiguous tensor for the natural-log LSE of the scaled
+    scores; passing it computes the LSE even when return_lse is False.
+    Returns o, or (o, lse) when return_lse. Runs asynchronously on torch's current stream of q's
+    device. Forward only: the result carries no autograd graph.
+    """
+    if tensor_layout not in _LAYOUTS:
+        raise ValueError(f"tensor_layout must be 'HND' or 'NHD', got {tensor_layout!r}")
+    _check_inputs(q, k, v, tensor_layout)
+    b, hq, nq, d = _extents(q, tensor_layout)
+    _, hkv, nk, _ = _extents(k, tensor_layout)
+    scale = _scale(sm_scale, d)
+    lse_shape = (b, hq, nq)
+    if out is not None:
+        _check_out(out, q)
+    if lse_out is not None:
+        _check_lse_out(lse_out, q, lse_shape)
+
+    with _device_guard(q.device):
+        o = out if out is not None else torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        lse = lse_out
+        if lse is None and return_lse:
+            lse = torch.empty(lse_shape, dtype=torch.float32, device=q.device)
+        if b * hq * nq == 0:
+            return (o, lse) if return_lse else o  # nothing to compute (the library rejects zero lengths)
+        q, k, v = _materialize(q), _materialize(k), _materialize(v)
+        lib = _lib.get_library()
+        dims = (b, hq, hkv, nq, nk, d)
+        ws_bytes = lib.sagegen_workspace_size(*dims)
+        # torch's caching allocator returns >= 256-byte aligned blocks; freeing this tensor when the
+        # function returns is safe because reuse is ordered on the same (current) stream.
+        workspace = torch.empty(max(ws_bytes, _MIN_WORKSPACE), dtype=torch.uint8, device=q.device)
+        args = _lib.new_args(lib)
+        _fill_args(args, q, k, v, o, lse, tensor_layout, dims, is_causal, scale, workspace)
+        _run(lib, args, q.device)
+    return (o, lse) if return_lse else o

@@ -1,0 +1,284 @@
+// libsagegen runtime: validates every argument of the C ABI, resolves strides, and dispatches to the
+// generated variant built for this device, head dim, dtype and causal flag. No kernel is launched
+// and the output is never touched unless every check passes.
+#include "sagegen.h"
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+
+#include "sagegen_variant.h"
+
+#ifndef SAGEGEN_VERSION_STRING
+#define SAGEGEN_VERSION_STRING "0.0.0"
+#endif
+
+namespace {
+
+thread_local std::string lastErrorDetail;
+
+sagegen_status fail(sagegen_status status, const char* format, ...) {
+  char buffer[512];
+  va_list ap;
+  va_start(ap, format);
+  std::vsnprintf(buffer, sizeof buffer, format, ap);
+  va_end(ap);
+  lastErrorDetail = buffer;
+  return status;
+}
+
+bool aligned(const void* p, uintptr_t bytes) { return (reinterpret_cast<uintptr_t>(p) % bytes) == 0; }
+
+// Contiguous strides for a [B, H, N, D] tensor stored in `layout`.
+sagegen::TensorStrides contiguousStrides(sagegen_layout layout, int64_t heads, int64_t len, int64_t headDim) {
+  if (layout == SAGEGEN_LAYOUT_HND) return {heads * len * headDim, len * headDim, headDim};
+  return {len * heads * headDim, headDim, heads * headDim};
+}
+
+sagegen_status resolveStrides(const char* name, const sagegen_strides& given, sagegen_layout layout, int64_t heads, int64_t len,
+                              int64_t headDim, sagegen::TensorStrides* out) {
+  if (given.batch == 0 && given.head == 0 && given.seq == 0) {
+    *out = contiguousStrides(layout, heads, len, headDim);
+    return SAGEGEN_STATUS_OK;
+  }
+  const int64_t s[3] = {given.batch, given.head, given.seq};
+  const char* field[3] = {"batch", "head", "seq"};
+  for (int i = 0; i < 3; ++i) {
+    if (s[i] < 0)
+      return fail(SAGEGEN_STATUS_BAD_STRIDE, "%s_strides.%s = %lld: strides must be non-negative", name, field[i], (long long)s[i]);
+    // Rows are read with 16-byte vector loads: every row must start 16-byte aligned.
+    if (s[i] % 8 != 0)
+      return fail(SAGEGEN_STATUS_BAD_STRIDE, "%s_strides.%s = %lld: must be a multiple of 8 elements (16-byte rows)", name, field[i],
+                  (long long)s[i]);
+  }
+  *out = {given.batch, given.head, given.seq};
+  return SAGEGEN_STATUS_OK;
+}
+
+// The output must not alias itself: sorted by stride, each dimension must step past the whole
+// extent of the smaller ones (the head-dim row of `headDim` elements is the innermost).
+sagegen_status checkNoSelfOverlap(const sagegen::TensorStrides& st, int64_t batch, int64_t heads, int64_t len, int64_t headDim) {
+  struct Dim { int64_t stride, extent; const char* name; } dims[3] = {{st.batch, batch, "batch"}, {st.head, heads, "head"}, {st.seq, len, "seq"}};
+  for (int i = 0; i < 3; ++i)
+    for (int j = i + 1; j < 3; ++j)
+      if (dims[j].stride < dims[i].stride) { Dim t = dims[i]; dims[i] = dims[j]; dims[j] = t; }
+  int64_t span = headDim;  // elements covered by the dimensions below
+  for (const Dim& d : dims) {
+    if (d.extent == 1) continue;
+    if (d.stride < span)
+      return fail(SAGEGEN_STATUS_BAD_STRIDE, "o_strides.%s = %lld: output rows overlap (needs >= %lld for extent %lld below it)", d.name,
+                  (long long)d.stride, (long long)span, (long long)d.extent);
+    span = d.stride * d.extent;
+  }
+  return SAGEGEN_STATUS_OK;
+}
+
+bool variantRunsOn(const sagegen::VariantDescriptor& v, int deviceCapability) {
+  // Arch-specific SASS (sm_90a) runs only on its own capability; the rest ship PTX the driver can
+  // JIT for any newer device.
+  return v.archSpecific ? deviceCapability == v.computeCapability : deviceCapability >= v.computeCapability;
+}
+
+std::string builtArchs() {
+  std::string s;
+  for (int i = 0; i < sagegen::kVariantCount; ++i) {
+    char b[32];
+    std::snprintf(b, sizeof b, "sm_%d%s", sagegen::kVariants[i]->computeCapability,
+                  sagegen::kVariants[i]->archSpecific ? "a" : "");
+    if (s.find(b) == std::string::npos) s += (s.empty() ? "" : ", ") + std::string(b);
+  }
+  return s.empty() ? "none" : s;
+}
+
+// The best variant for the call: exact capability first, then the newest one the device can run.
+const sagegen::VariantDescriptor* selectVariant(int deviceCapability, int64_t headDim, sagegen_dtype dtype, bool causal) {
+  const sagegen::VariantDescriptor* best = nullptr;
+  for (int i = 0; i < sagegen::kVariantCount; ++i) {
+    const sagegen::VariantDescriptor* v = sagegen::kVariants[i];
+    if (v->headDim != headDim || v->dtype != dtype || v->causal != causal || !variantRunsOn(*v, deviceCapability)) continue;
+    if (best == nullptr || v->computeCapability > best->computeCapability) best = v;
+  }
+  return best;
+}
+
+bool headDimBuilt(int64_t headDim) {
+  for (int i = 0; i < sagegen::kVariantCount; ++i)
+    if (sagegen::kVariants[i]->headDim == headDim) return true;
+  return false;
+}
+
+bool dtypeBuilt(int64_t headDim, sagegen_dtype dtype) {
+  for (int i = 0; i < sagegen::kVariantCount; ++i)
+    if (sagegen::kVariants[i]->headDim == headDim && sagegen::kVariants[i]->dtype == dtype) return true;
+  return false;
+}
+
+size_t workspaceFor(const sagegen::ProblemShape& shape) {
+  size_t bytes = 0;
+  for (int i = 0; i < sagegen::kVariantCount; ++i) {
+    const sagegen::VariantDescriptor* v = sagegen::kVariants[i];
+    if (v->headDim != shape.headDim) continue;
+    const size_t need = v->workspaceSize(shape);
+    if (need > bytes) bytes = need;
+  }
+  return bytes;
+}
+
+// Every extent must keep padded element counts well inside int64 and grid dimensions inside CUDA's.
+constexpr int64_t kMaxLen = int64_t(1) << 31;
+constexpr int64_t kMaxGridYZ = 65535;
+
+sagegen_status checkShape(const sagegen_forward_args& a) {
+  const struct { const char* name; int64_t value; } sizes[] = {
+      {"batch", a.batch}, {"num_q_heads", a.num_q_heads}, {"num_kv_heads", a.num_kv_heads}, {"qo_len", a.qo_len}, {"kv_len", a.kv_len}};
+  for (const auto& s : sizes)
+    if (s.value <= 0) return fail(SAGEGEN_STATUS_BAD_LENGTH, "%s = %lld: must be positive", s.name, (long long)s.value);
+  if (a.batch > kMaxGridYZ || a.num_q_heads > kMaxGridYZ)
+    return fail(SAGEGEN_STATUS_SIZE_OVERFLOW, "batch = %lld, num_q_heads = %lld: each must be at most %lld", (long long)a.batch,
+                (long long)a.num_q_heads, (long long)kMaxGridYZ);
+  if (a.qo_len >= kMaxLen || a.kv_len >= kMaxLen)
+    return fail(SAGEGEN_STATUS_SIZE_OVERFLOW, "qo_len = %lld, kv_len = %lld: each must be below 2^31", (long long)a.qo_len,
+                (long long)a.kv_len);
+  if (a.num_q_heads % a.num_kv_heads != 0)
+    return fail(SAGEGEN_STATUS_HEADS_NOT_DIVISIBLE, "num_q_heads = %lld, num_kv_heads = %lld: query heads must be a multiple of kv heads",
+                (long long)a.num_q_heads, (long long)a.num_kv_heads);
+  if (a.head_dim != 64 && a.head_dim != 128)
+    return fail(SAGEGEN_STATUS_UNSUPPORTED_HEAD_DIM, "head_dim = %lld: supported head dims are 64 and 128", (long long)a.head_dim);
+  if (!headDimBuilt(a.head_dim))
+    return fail(SAGEGEN_STATUS_UNSUPPORTED_HEAD_DIM, "head_dim = %lld: this library was not built for it (rebuild with --headdim %lld)",
+                (long long)a.head_dim, (long long)a.head_dim);
+  return SAGEGEN_STATUS_OK;
+}
+
+sagegen_status checkPointers(const sagegen_forward_args& a) {
+  const struct { const char* name; const void* p; } tensors[] = {{"q", a.q}, {"k", a.k}, {"v", a.v}, {"o", a.o}};
+  for (const auto& t : tensors) {
+    if (t.p == nullptr) return fail(SAGEGEN_STATUS_NULL_POINTER, "%s = NULL: a device pointer is required", t.name);
+    if (!aligned(t.p, 16)) return fail(SAGEGEN_STATUS_MISALIGNED_POINTER, "%s = %p: must be 16-byte aligned", t.name, t.p);
+  }
+  if (a.lse != nullptr && !aligned(a.lse, 4)) return fail(SAGEGEN_STATUS_MISALIGNED_POINTER, "lse = %p: must be 4-byte aligned", (void*)a.lse);
+  if (a.workspace == nullptr) return fail(SAGEGEN_STATUS_NULL_POINTER, "workspace = NULL: use sagegen_workspace_size() bytes of device memory");
+  if (!aligned(a.workspace, 256)) return fail(SAGEGEN_STATUS_MISALIGNED_POINTER, "workspace = %p: must be 256-byte aligned", a.workspace);
+  return SAGEGEN_STATUS_OK;
+}
+
+sagegen_status validate(const sagegen_forward_args* args, sagegen::VariantCall* call, const sagegen::VariantDescriptor** variant) {
+  if (args == nullptr) return fail(SAGEGEN_STATUS_NULL_POINTER, "args = NULL");
+  if (args->struct_size != sizeof(sagegen_forward_args) || args->abi_version != SAGEGEN_ABI_VERSION)
+    return fail(SAGEGEN_STATUS_ABI_MISMATCH, "struct_size = %zu, abi_version = %d: this library expects %zu and %d (rebuild against its sagegen.h)",
+                args->struct_size, args->abi_version, sizeof(sagegen_forward_args), SAGEGEN_ABI_VERSION);
+  const sagegen_forward_args& a = *args;
+  sagegen_status st = checkPointers(a);
+  if (st != SAGEGEN_STATUS_OK) return st;
+  if (a.dtype != SAGEGEN_DTYPE_FP16 && a.dtype != SAGEGEN_DTYPE_BF16)
+    return fail(SAGEGEN_STATUS_UNSUPPORTED_DTYPE, "dtype = %d: must be SAGEGEN_DTYPE_FP16 (0) or SAGEGEN_DTYPE_BF16 (1)", (int)a.dtype);
+  if (a.layout != SAGEGEN_LAYOUT_HND && a.layout != SAGEGEN_LAYOUT_NHD)
+    return fail(SAGEGEN_STATUS_UNSUPPORTED_LAYOUT, "layout = %d: must be SAGEGEN_LAYOUT_HND (0) or SAGEGEN_LAYOUT_NHD (1)", (int)a.layout);
+  if ((st = checkShape(a)) != SAGEGEN_STATUS_OK) return st;
+  if (!dtypeBuilt(a.head_dim, a.dtype))
+    return fail(SAGEGEN_STATUS_UNSUPPORTED_DTYPE, "dtype = %s: this library has no variant for it at head_dim %lld",
+                a.dtype == SAGEGEN_DTYPE_FP16 ? "fp16" : "bf16", (long long)a.head_dim);
+  if (!std::isfinite(a.softmax_scale) || a.softmax_scale <= 0.f)
+    return fail(SAGEGEN_STATUS_BAD_SCALE, "softmax_scale = %g: must be finite and positive (1/sqrt(head_dim) is the usual value)",
+                (double)a.softmax_scale);
+
+  sagegen::VariantCall& c = *call;
+  c.shape = {a.batch, a.num_q_heads, a.num_kv_heads, a.qo_len, a.kv_len, a.head_dim};
+  if ((st = resolveStrides("q", a.q_strides, a.layout, a.num_q_heads, a.qo_len, a.head_dim, &c.qStrides)) != SAGEGEN_STATUS_OK) return st;
+  if ((st = resolveStrides("k", a.k_strides, a.layout, a.num_kv_heads, a.kv_len, a.head_dim, &c.kStrides)) != SAGEGEN_STATUS_OK) return st;
+  if ((st = resolveStrides("v", a.v_strides, a.layout, a.num_kv_heads, a.kv_len, a.head_dim, &c.vStrides)) != SAGEGEN_STATUS_OK) return st;
+  if ((st = resolveStrides("o", a.o_strides, a.layout, a.num_q_heads, a.qo_len, a.head_dim, &c.oStrides)) != SAGEGEN_STATUS_OK) return st;
+  if ((st = checkNoSelfOverlap(c.oStrides, a.batch, a.num_q_heads, a.qo_len, a.head_dim)) != SAGEGEN_STATUS_OK) return st;
+
+  const size_t need = workspaceFor(c.shape);
+  if (a.workspace_bytes < need)
+    return fail(SAGEGEN_STATUS_WORKSPACE_TOO_SMALL, "workspace_bytes = %zu: this call needs %zu (sagegen_workspace_size)", a.workspace_bytes, need);
+
+  int device = 0, major = 0, minor = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  if (err != cudaSuccess) return fail(SAGEGEN_STATUS_CUDA_ERROR, "querying the current device: %s", cudaGetErrorString(err));
+  const int capability = major * 10 + minor;
+  *variant = selectVariant(capability, a.head_dim, a.dtype, a.causal != 0);
+  if (*variant == nullptr)
+    return fail(SAGEGEN_STATUS_NO_VARIANT, "device sm_%d, head_dim %lld, %s, causal %d: no built variant runs here (built: %s)", capability,
+                (long long)a.head_dim, a.dtype == SAGEGEN_DTYPE_FP16 ? "fp16" : "bf16", a.causal != 0, builtArchs().c_str());
+
+  c.q = a.q;
+  c.k = a.k;
+  c.v = a.v;
+  c.o = a.o;
+  c.lse = a.lse;
+  c.softmaxScale = a.softmax_scale;
+  c.workspace = a.workspace;
+  c.workspaceBytes = a.workspace_bytes;
+  return SAGEGEN_STATUS_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+SAGEGEN_API void sagegen_forward_args_init(sagegen_forward_args* args) {
+  if (args == nullptr) return;
+  *args = sagegen_forward_args{};
+  args->struct_size = sizeof(sagegen_forward_args);
+  args->abi_version = SAGEGEN_ABI_VERSION;
+  args->layout = SAGEGEN_LAYOUT_HND;
+  args->dtype = SAGEGEN_DTYPE_FP16;
+}
+
+SAGEGEN_API size_t sagegen_workspace_size(int64_t batch, int64_t num_q_heads, int64_t num_kv_heads, int64_t qo_len, int64_t kv_len,
+                                          int64_t head_dim) {
+  if (batch <= 0 || num_q_heads <= 0 || num_kv_heads <= 0 || qo_len <= 0 || kv_len <= 0 || qo_len >= kMaxLen || kv_len >= kMaxLen ||
+      batch > kMaxGridYZ || num_q_heads > kMaxGridYZ)
+    return 0;
+  return workspaceFor({batch, num_q_heads, num_kv_heads, qo_len, kv_len, head_dim});
+}
+
+SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sagegen_stream_t stream) {
+  lastErrorDetail.clear();
+  sagegen::VariantCall call{};
+  const sagegen::VariantDescriptor* variant = nullptr;
+  const sagegen_status st = validate(args, &call, &variant);
+  if (st != SAGEGEN_STATUS_OK) return st;
+  const cudaError_t err = variant->run(call, reinterpret_cast<cudaStream_t>(stream));
+  if (err != cudaSuccess)
+    return fail(SAGEGEN_STATUS_CUDA_ERROR, "variant %s: %s (%s)", variant->name, cudaGetErrorName(err), cudaGetErrorString(err));
+  return SAGEGEN_STATUS_OK;
+}
+
+SAGEGEN_API const char* sagegen_status_string(sagegen_status status) {
+  switch (status) {
+    case SAGEGEN_STATUS_OK: return "success";
+    case SAGEGEN_STATUS_NULL_POINTER: return "a required pointer is NULL";
+    case SAGEGEN_STATUS_MISALIGNED_POINTER: return "a pointer is misaligned (tensors need 16 bytes, the workspace 256)";
+    case SAGEGEN_STATUS_UNSUPPORTED_HEAD_DIM: return "head dim not supported or not built";
+    case SAGEGEN_STATUS_HEADS_NOT_DIVISIBLE: return "query heads are not a multiple of kv heads";
+    case SAGEGEN_STATUS_BAD_LENGTH: return "a size (batch, heads, qo_len, kv_len) is zero or negative";
+    case SAGEGEN_STATUS_BAD_STRIDE: return "a stride is negative, not a multiple of 8 elements, or makes the output overlap";
+    case SAGEGEN_STATUS_UNSUPPORTED_DTYPE: return "dtype not supported or not built";
+    case SAGEGEN_STATUS_UNSUPPORTED_LAYOUT: return "layout not supported";
+    case SAGEGEN_STATUS_WORKSPACE_TOO_SMALL: return "workspace too small";
+    case SAGEGEN_STATUS_NO_VARIANT: return "no built variant runs on this device";
+    case SAGEGEN_STATUS_BAD_SCALE: return "softmax scale is not finite and positive";
+    case SAGEGEN_STATUS_ABI_MISMATCH: return "caller was compiled against another sagegen.h ABI";
+    case SAGEGEN_STATUS_CUDA_ERROR: return "a CUDA call failed";
+    case SAGEGEN_STATUS_SIZE_OVERFLOW: return "a size exceeds the supported range";
+  }
+  return "unknown status";
+}
+
+SAGEGEN_API const char* sagegen_last_error_detail(void) { return lastErrorDetail.c_str(); }
+
+SAGEGEN_API float sagegen_default_scale(int64_t head_dim) { return head_dim > 0 ? 1.0f / std::sqrt(static_cast<float>(head_dim)) : 0.0f; }
+
+SAGEGEN_API int32_t sagegen_abi_version(void) { return SAGEGEN_ABI_VERSION; }
+
+SAGEGEN_API const char* sagegen_version(void) { return SAGEGEN_VERSION_STRING; }
+
+}  // extern "C"

@@ -1,0 +1,214 @@
+/**
+ * The toolchain: the only module that runs nvcc (and ar). Finds nvcc, reads its version, refuses
+ * specs whose instructions the found nvcc cannot assemble, compiles through execa, and parses the
+ * `ptxas -v` report.
+ */
+import { execa, ExecaError } from 'execa';
+import { existsSync, accessSync, constants } from 'node:fs';
+import path from 'node:path';
+import { INSTRUCTIONS, compareVersion, formatVersion } from '../dsl/capabilities.js';
+import type { KernelPlan } from '../plan/plan.js';
+
+export class ToolchainError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ToolchainError';
+  }
+}
+
+export interface Nvcc {
+  path: string;
+  /** [major, minor] of the CUDA release, e.g. [13, 0]. */
+  version: [number, number];
+  /** The full "V13.0.88" build tag. */
+  build: string;
+  /** How it was found: 'SAGEGEN_NVCC', 'PATH', 'CUDA_HOME', '/usr/local/cuda'. */
+  foundVia: string;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Candidate nvcc paths in search order. */
+export function nvccCandidates(env: NodeJS.ProcessEnv = process.env): { path: string; via: string }[] {
+  const out: { path: string; via: string }[] = [];
+  if (env.SAGEGEN_NVCC) out.push({ path: env.SAGEGEN_NVCC, via: 'SAGEGEN_NVCC' });
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) out.push({ path: path.join(dir, 'nvcc'), via: 'PATH' });
+  for (const v of ['CUDA_HOME', 'CUDA_PATH']) if (env[v]) out.push({ path: path.join(env[v]!, 'bin', 'nvcc'), via: v });
+  out.push({ path: '/usr/local/cuda/bin/nvcc', via: '/usr/local/cuda' });
+  return out;
+}
+
+export function parseNvccVersion(text: string): { version: [number, number]; build: string } {
+  const m = /release (\d+)\.(\d+), (V[\d.]+)/.exec(text);
+  if (!m) throw new ToolchainError(`cannot read the CUDA version from nvcc --version:\n${text.trim()}`);
+  return { version: [Number(m[1]), Number(m[2])], build: m[3]! };
+}
+
+export async function findNvcc(env: NodeJS.ProcessEnv = process.env): Promise<Nvcc> {
+  const tried: string[] = [];
+  for (const c of nvccCandidates(env)) {
+    tried.push(c.path);
+    if (!existsSync(c.path) || !isExecutable(c.path)) continue;
+    const { stdout } = await execa(c.path, ['--version'], { env });
+    const { version, build } = parseNvccVersion(stdout);
+    return { path: c.path, version, build, foundVia: c.via };
+  }
+  throw new ToolchainError(
+    `nvcc not found (looked in SAGEGEN_NVCC, PATH, CUDA_HOME/bin, /usr/local/cuda/bin). Install the CUDA toolkit (12.8 or newer for the default FP8 f16-accumulate kernels) or set CUDA_HOME.`,
+  );
+}
+
+/** Refuses, before anything is compiled, a plan whose instructions this nvcc cannot assemble. */
+export function checkInstructionSupport(nvcc: Nvcc, plans: KernelPlan[]): void {
+  const problems: string[] = [];
+  for (const plan of plans) {
+    for (const { name } of plan.instructions) {
+      const need = INSTRUCTIONS[name].minCuda;
+      if (compareVersion(nvcc.version, need) < 0) {
+        problems.push(
+          `${plan.name}: ${INSTRUCTIONS[name].ptx} needs CUDA ${formatVersion(need)} or newer (PTX ISA ${formatVersion(INSTRUCTIONS[name].minPtxIsa)}); ` +
+            `found nvcc ${formatVersion(nvcc.version)} at ${nvcc.path}`,
+        );
+      }
+    }
+  }
+  if (problems.length) {
+    throw new ToolchainError(
+      `${problems.join('\n')}\nInstall a newer CUDA toolkit, or choose an instruction this one supports (e.g. pv.accumulator "f32" needs CUDA 12.4).`,
+    );
+  }
+}
+
+export interface PtxasEntry {
+  /** Kernel name as written in the source (demangled best-effort). */
+  kernel: string;
+  mangled: string;
+  arch: string;
+  registers: number;
+  sharedBytes: number;
+  stackFrameBytes: number;
+  spillStoreBytes: number;
+  spillLoadBytes: number;
+}
+
+const KERNEL_NAMES = ['attentionKernel', 'quantizeInt8Kernel', 'quantizeVKernel', 'kvStatsFinalizeKernel', 'kvStatsKernel'];
+
+function demangle(mangled: string): string {
+  const hit = KERNEL_NAMES.find((k) => mangled.includes(k));
+  if (!hit) return mangled;
+  if (hit === 'quantizeInt8Kernel') return mangled.includes('Operand0') || /ILNS_\d*Operand\w*E0E/.test(mangled) ? `${hit}<Query>` : `${hit}<Key>`;
+  return hit;
+}
+
+/** Parses `ptxas -v` output (per function: registers, shared memory, stack, spills). */
+export function parsePtxas(stderr: string): PtxasEntry[] {
+  const entries: PtxasEntry[] = [];
+  let current: Partial<PtxasEntry> | undefined;
+  for (const line of stderr.split('\n')) {
+    let m = /Compiling entry function '([^']+)' for '([^']+)'/.exec(line);
+    if (m) {
+      current = { mangled: m[1]!, kernel: demangle(m[1]!), arch: m[2]! };
+      continue;
+    }
+    if (!current) continue;
+    m = /(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/.exec(line);
+    if (m) {
+      current.stackFrameBytes = Number(m[1]);
+      current.spillStoreBytes = Number(m[2]);
+      current.spillLoadBytes = Number(m[3]);
+      continue;
+    }
+    m = /Used (\d+) registers/.exec(line);
+    if (m) {
+      current.registers = Number(m[1]);
+      const smem = /(\d+) bytes smem/.exec(line);
+      current.sharedBytes = smem ? Number(smem[1]) : 0;
+      entries.push({
+        kernel: current.kernel!,
+        mangled: current.mangled!,
+        arch: current.arch!,
+        registers: current.registers,
+        sharedBytes: current.sharedBytes,
+        stackFrameBytes: current.stackFrameBytes ?? 0,
+        spillStoreBytes: current.spillStoreBytes ?? 0,
+        spillLoadBytes: current.spillLoadBytes ?? 0,
+      });
+      current = undefined;
+    }
+  }
+  return entries;
+}
+
+export const COMMON_FLAGS = ['-std=c++17', '-O3', '-Xcompiler', '-fPIC,-fvisibility=hidden', '-Xptxas', '-v', '-lineinfo'];
+
+/** -gencode for a variant: SASS for its arch, plus PTX for JIT on newer GPUs unless arch-specific. */
+export function gencodeFlags(plan: KernelPlan): string[] {
+  const { gencodeArch, gencodeCode, archSpecific } = plan.arch;
+  const code = archSpecific ? gencodeCode : `[${gencodeCode},${gencodeArch}]`;
+  return [`-gencode=arch=${gencodeArch},code=${code}`];
+}
+
+function trimOutput(text: string, maxLines = 40): string {
+  const lines = text.trim().split('\n');
+  return lines.length > maxLines ? [...lines.slice(0, maxLines), `… (${lines.length - maxLines} more lines)`].join('\n') : lines.join('\n');
+}
+
+async function runNvcc(nvcc: Nvcc, args: string[], what: string, cwd?: string): Promise<{ stdout: string; stderr: string }> {
+  try {
+    const r = await execa(nvcc.path, args, { cwd, all: false });
+    return { stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    if (e instanceof ExecaError) {
+      const why = e.isTerminated ? `was killed (${e.signal})` : `failed (exit ${e.exitCode})`;
+      throw new ToolchainError(`nvcc ${why} compiling ${what}:\n${trimOutput(`${e.stderr ?? ''}\n${e.stdout ?? ''}`)}`);
+    }
+    throw e;
+  }
+}
+
+export interface CompiledVariant {
+  object: string;
+  ptx: string | undefined;
+  cubin: string;
+  ptxas: PtxasEntry[];
+  flags: string[];
+}
+
+/**
+ * Compiles one rendered variant to an object file, keeping the PTX and cubin that nvcc produces on
+ * the way (one nvcc run, not three).
+ */
+export async function compileVariant(nvcc: Nvcc, source: string, plan: KernelPlan, dirs: { obj: string; keep: string }, includeDirs: string[]): Promise<CompiledVariant> {
+  const base = path.basename(source, '.cu');
+  const object = path.join(dirs.obj, `${base}.o`);
+  const flags = [...COMMON_FLAGS, ...gencodeFlags(plan), ...includeDirs.map((d) => `-I${d}`)];
+  const { stderr } = await runNvcc(nvcc, ['-c', source, '-o', object, '--keep', `--keep-dir=${dirs.keep}`, ...flags], source);
+  const ptx = plan.arch.archSpecific ? undefined : path.join(dirs.keep, `${base}.ptx`);
+  const cubin = path.join(dirs.keep, `${base}.cubin`);
+  return { object, ptx, cubin, ptxas: parsePtxas(stderr), flags };
+}
+
+/** Host-only translation units (the runtime and the registry). */
+export async function compileHost(nvcc: Nvcc, source: string, object: string, includeDirs: string[], defines: string[]): Promise<void> {
+  await runNvcc(
+    nvcc,
+    ['-c', source, '-o', object, '-std=c++17', '-O2', '-Xcompiler', '-fPIC,-fvisibility=hidden', ...includeDirs.map((d) => `-I${d}`), ...defines.map((d) => `-D${d}`)],
+    source,
+  );
+}
+
+/** libsagegen.so (CUDA runtime linked statically) and libsagegen.a from the objects. */
+export async function linkLibraries(nvcc: Nvcc, objects: string[], libDir: string): Promise<{ shared: string; archive: string }> {
+  const shared = path.join(libDir, 'libsagegen.so');
+  const archive = path.join(libDir, 'libsagegen.a');
+  await runNvcc(nvcc, ['-shared', '-cudart=static', '-o', shared, ...objects], 'libsagegen.so');
+  await runNvcc(nvcc, ['-lib', '-o', archive, ...objects], 'libsagegen.a');
+  return { shared, archive };
+}
