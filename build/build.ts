@@ -40,6 +40,7 @@ export interface VariantManifest {
   source: string;
   sourceSha256: string;
   ptx: string | null;
+  ptxEmbedded: boolean;
   cubin: string;
   ptxas: PtxasEntry[];
   flags: string[];
@@ -55,6 +56,9 @@ export interface BuildManifest {
   /** Hash of every input that changes the binaries: sources, runtime, flags, nvcc build. */
   contentHash: string;
 }
+
+/** Marks compiles that never started because another one had already failed. */
+const SKIPPED = new Error('skipped after an earlier failure');
 
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
@@ -97,37 +101,55 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     const includeDirs = [runtimeIncludeDir()];
     const limit = pLimit(Math.max(1, options.jobs ?? os.availableParallelism()));
 
-    const variants = await Promise.all(
+    // Every compile settles before the build fails or cleans up: no nvcc keeps writing into a
+    // directory being removed, and none starts after the first failure.
+    let failed = false;
+    const settled = await Promise.allSettled(
       plans.map((plan) =>
         limit(async (): Promise<VariantManifest> => {
-          const source = path.join(dirs.src, `${plan.name}.cu`);
-          const text = renderVariant(plan);
-          await writeFile(source, text);
-          log(`nvcc ${plan.name} (${plan.arch.name})`);
-          const keep = path.join(dirs.keep, plan.name);
-          await mkdir(keep, { recursive: true });
-          const compiled = await compileVariant(nvcc, source, plan, { obj: dirs.obj, keep }, includeDirs);
-          const keptPtx = plan.arch.archSpecific ? undefined : await findKept(keep, plan.name, '.ptx');
-          const keptCubin = await findKept(keep, plan.name, '.cubin');
-          if (!keptCubin) throw new Error(`nvcc kept no cubin for ${plan.name} in ${keep}`);
-          const ptx = keptPtx ? path.join(dirs.ptx, `${plan.name}.ptx`) : undefined;
-          if (keptPtx && ptx) await copyFile(keptPtx, ptx);
-          const cubin = path.join(dirs.cubin, `${plan.name}.cubin`);
-          await copyFile(keptCubin, cubin);
-          return {
-            name: plan.name,
-            spec: plan.spec,
-            plan,
-            source: path.relative(tmp, source),
-            sourceSha256: sha256(text),
-            ptx: ptx ? path.relative(tmp, ptx) : null,
-            cubin: path.relative(tmp, cubin),
-            ptxas: compiled.ptxas,
-            flags: compiled.flags,
-          };
+          if (failed) throw SKIPPED;
+          try {
+            return await compileOne(plan);
+          } catch (e) {
+            failed = true;
+            throw e;
+          }
         }),
       ),
     );
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && r.reason !== SKIPPED);
+    if (firstFailure) throw firstFailure.reason;
+    const variants = settled.map((r) => (r as PromiseFulfilledResult<VariantManifest>).value);
+
+    async function compileOne(plan: KernelPlan): Promise<VariantManifest> {
+      const source = path.join(dirs.src, `${plan.name}.cu`);
+      const text = renderVariant(plan);
+      await writeFile(source, text);
+      log(`nvcc ${plan.name} (${plan.arch.name})`);
+      const keep = path.join(dirs.keep, plan.name);
+      await mkdir(keep, { recursive: true });
+      const compiled = await compileVariant(nvcc, source, plan, { obj: dirs.obj, keep }, includeDirs);
+      const keptPtx = await findKept(keep, plan.name, '.ptx');
+      const keptCubin = await findKept(keep, plan.name, '.cubin');
+      if (!keptCubin) throw new Error(`nvcc kept no cubin for ${plan.name} in ${keep}`);
+      const ptx = keptPtx ? path.join(dirs.ptx, `${plan.name}.ptx`) : undefined;
+      if (keptPtx && ptx) await copyFile(keptPtx, ptx);
+      const cubin = path.join(dirs.cubin, `${plan.name}.cubin`);
+      await copyFile(keptCubin, cubin);
+      return {
+        name: plan.name,
+        spec: plan.spec,
+        plan,
+        source: path.relative(tmp, source),
+        sourceSha256: sha256(text),
+        ptx: ptx ? path.relative(tmp, ptx) : null,
+        // Arch-specific targets (sm_90a) embed only SASS; their PTX is kept for inspection.
+        ptxEmbedded: !plan.arch.archSpecific,
+        cubin: path.relative(tmp, cubin),
+        ptxas: compiled.ptxas,
+        flags: compiled.flags,
+      };
+    }
 
     // The runtime and the registry.
     const registry = path.join(dirs.src, 'variants.cpp');
@@ -175,7 +197,8 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     }
     return manifest;
   } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
+    // Never let a cleanup problem hide the error that made the build fail.
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
     throw e;
   }
 }

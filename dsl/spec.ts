@@ -23,7 +23,7 @@ export const TilingSchema = z
     ctaQ: positiveInt.describe('query rows per thread block (CTA_Q); must equal warpQ × warps'),
     ctaK: positiveInt.describe('keys per main-loop iteration (CTA_K); multiple of 32'),
     warpQ: positiveInt.describe('query rows per warp (WARP_Q); multiple of 16'),
-    warps: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8)]).describe('warps per block'),
+    warps: z.literal([1, 2, 4, 8]).describe('warps per block'),
     stages: z.number().int().min(2).max(4).describe('shared-memory stages of the K/V cp.async pipeline (2 = double buffering)'),
   })
   .strict();
@@ -63,7 +63,7 @@ export const AttentionSpecSchema = z
       .optional()
       .describe('variant name; derived from the fields when absent'),
     arch: z.enum(ARCHS),
-    headDim: z.union([z.literal(64), z.literal(128)]),
+    headDim: z.literal([64, 128]),
     causal: z.boolean(),
     dtype: z.enum(['fp16', 'bf16']).describe('input and output element type'),
     layout: z
@@ -197,7 +197,8 @@ export function variantName(spec: AttentionSpec): string {
 }
 
 function fmtNum(n: number): string {
-  return String(n).replace('.', 'p');
+  // 2.25 → 2p25, 1e-7 → 1em7: the name is a C++ namespace.
+  return String(n).replace('.', 'p').replace('e-', 'em').replace('e+', 'ep');
 }
 
 export function archCapability(arch: Arch) {

@@ -175,8 +175,6 @@ async function runNvcc(nvcc: Nvcc, args: string[], what: string, cwd?: string): 
 
 export interface CompiledVariant {
   object: string;
-  ptx: string | undefined;
-  cubin: string;
   ptxas: PtxasEntry[];
   flags: string[];
 }
@@ -190,9 +188,7 @@ export async function compileVariant(nvcc: Nvcc, source: string, plan: KernelPla
   const object = path.join(dirs.obj, `${base}.o`);
   const flags = [...COMMON_FLAGS, ...gencodeFlags(plan), ...includeDirs.map((d) => `-I${d}`)];
   const { stderr } = await runNvcc(nvcc, ['-c', source, '-o', object, '--keep', `--keep-dir=${dirs.keep}`, ...flags], source);
-  const ptx = plan.arch.archSpecific ? undefined : path.join(dirs.keep, `${base}.ptx`);
-  const cubin = path.join(dirs.keep, `${base}.cubin`);
-  return { object, ptx, cubin, ptxas: parsePtxas(stderr), flags };
+  return { object, ptxas: parsePtxas(stderr), flags };
 }
 
 /** Host-only translation units (the runtime and the registry). */

@@ -22,6 +22,7 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -29,6 +30,9 @@ sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+
+import sagegen  # noqa: E402
+from sagegen import Status, _abi, _lib  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------
 # Pass criteria.
@@ -98,6 +102,7 @@ class Case:
         parts += ["causal"] if self.causal else []
         parts += [self.strided] if self.strided else []
         parts += [f"scale{self.scale_mul:g}x"] if self.scale_mul != 1.0 else []
+        parts += ["alloc"] if self.alloc_path else []
         return "-".join(parts)
 
 
@@ -394,8 +399,7 @@ class VariantProbe:
     """Which (head_dim, dtype, causal) variants the library has, asked of the library itself with
     a tiny forward; cached."""
 
-    def __init__(self, sagegen):
-        self.sagegen = sagegen
+    def __init__(self):
         self.cache = {}
 
     def check(self, d, dtype, causal):
@@ -408,10 +412,10 @@ class VariantProbe:
     def _probe(self, d, dtype, causal):
         x = torch.zeros(1, 1, 16, d, dtype=DTYPES[dtype], device=DEVICE)
         try:
-            self.sagegen.sageattn(x, x, x, is_causal=causal)
+            sagegen.sageattn(x, x, x, is_causal=causal)
             sync()
             return None
-        except self.sagegen.SagegenError as e:
+        except sagegen.SagegenError as e:
             if e.status in NOT_BUILT:
                 return ("skip", f"not built: {NOT_BUILT[e.status]} for head_dim={d} dtype={dtype} causal={causal} ({e.detail})")
             return ("error", f"probe of head_dim={d} dtype={dtype} causal={causal} failed: {e}")
@@ -447,7 +451,7 @@ def check_lse(lm):
     return fails
 
 
-def our_output(sagegen, case, qi, ki, vi, sm_scale):
+def our_output(case, qi, ki, vi, sm_scale):
     """Runs sageattn into poisoned buffers; returns (o view, o flat, lse view, lse flat)."""
     pads = {dims_of(case.layout)[0]: (2, 1)} if case.strided else {}
     shape = tuple(qi.shape)
@@ -468,7 +472,7 @@ def evaluate(case, o, o_flat, ref_o, thr):
     return m, check_output(case, m, thr)
 
 
-def run_case(sagegen, probe, case, opts):
+def run_case(probe, case, opts):
     res = {"name": case.name, "seed": case.seed, "params": dataclasses.asdict(case)}
     if max(case.qo, case.kv) > opts.max_seq:
         return dict(res, status="skip", skip_reason=f"sequence longer than --max-seq {opts.max_seq}")
@@ -482,7 +486,7 @@ def run_case(sagegen, probe, case, opts):
     qi, ki, vi = place_inputs(case, q, k, v)
     scale = ctypes.c_float(case.scale_mul / math.sqrt(case.d)).value  # the float32 the kernel gets
     sm_scale = None if case.scale_mul == 1.0 else scale
-    o, o_flat, lse, l_flat = our_output(sagegen, case, qi, ki, vi, sm_scale)
+    o, o_flat, lse, l_flat = our_output(case, qi, ki, vi, sm_scale)
     ref_o, ref_lse = reference(q, k, v, case.causal, scale)
     m, fails = evaluate(case, o, o_flat, ref_o, thr)
     res.update(thresholds=thr, metrics=m)
@@ -492,13 +496,13 @@ def run_case(sagegen, probe, case, opts):
         res["lse"] = lm
         fails += check_lse(lm)
     if case.alloc_path:
-        res["alloc_path"], more = alloc_path(sagegen, case, qi, ki, vi, sm_scale, o, ref_o, ref_lse, thr)
+        res["alloc_path"], more = alloc_path(case, qi, ki, vi, sm_scale, o, ref_o, ref_lse, thr)
         fails += more
     res["sdpa"] = sdpa_metrics(q, k, v, case, scale, ref_o)
     return dict(res, status="fail" if fails else "pass", failures=fails)
 
 
-def alloc_path(sagegen, case, qi, ki, vi, sm_scale, o_first, ref_o, ref_lse, thr):
+def alloc_path(case, qi, ki, vi, sm_scale, o_first, ref_o, ref_lse, thr):
     """sageattn allocating o (and lse) itself; must pass like the out= call."""
     got = sagegen.sageattn(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale,
                            return_lse=case.lse)
@@ -528,15 +532,15 @@ def context_alive():
         return False
 
 
-def run_cases(sagegen, probe, cases, opts):
+def run_cases(probe, cases, opts):
     results = []
     for i, case in enumerate(cases):
         t0 = time.time()
         try:
-            res = run_case(sagegen, probe, case, opts)
+            res = run_case(probe, case, opts)
         except Exception as e:
             res = {"name": case.name, "seed": case.seed, "params": dataclasses.asdict(case), "status": "fail",
-                   "failures": [f"exception: {type(e).__name__}: {e}"]}
+                   "failures": [f"exception: {type(e).__name__}: {e}"], "traceback": traceback.format_exc()}
         res["seconds"] = round(time.time() - t0, 3)
         results.append(res)
         print(f"[{i + 1}/{len(cases)}] {res['status'].upper():4} {case.name} (seed {case.seed}, {res['seconds']:.2f}s)"
@@ -560,7 +564,7 @@ class RawCall:
     sits in the middle of a buffer three times its size, so even a library that wrongly accepted a
     bad pointer or stride would stay inside memory it may touch."""
 
-    def __init__(self, lib, _lib, batch=1, hq=2, hkv=1, n=64, d=128, layout="HND", seed=7):
+    def __init__(self, lib, batch=1, hq=2, hkv=1, n=64, d=128, layout="HND", seed=7):
         self.lib = lib
         torch.manual_seed(seed)
         shape = (lambda h: (batch, h, n, d) if layout == "HND" else (batch, n, h, d))
@@ -570,7 +574,8 @@ class RawCall:
         self.o_flat, self.o = self._padded(shape(hq), "nan", keep_flat=True)
         self.l_flat, self.lse = self._padded((batch, hq, n), "nan", keep_flat=True, dtype=torch.float32)
         self.ws_need = lib.sagegen_workspace_size(batch, hq, hkv, n, n, d)
-        self.ws = torch.empty(max(self.ws_need, 256), dtype=torch.uint8, device=DEVICE)
+        # 256 spare bytes to align the pointer ourselves (torch's CUDA blocks already are; host ones not)
+        self.ws = torch.empty(max(self.ws_need, 256) + 256, dtype=torch.uint8, device=DEVICE)
         self.args = _lib.new_args(lib)
         self._fill(layout, (batch, hq, hkv, n, d))
 
@@ -584,7 +589,6 @@ class RawCall:
         return (flat, view) if keep_flat else view
 
     def _fill(self, layout, dims):
-        from sagegen import _abi
         a = self.args
         batch, hq, hkv, n, d = dims
         a.q, a.k, a.v, a.o = (t.data_ptr() for t in (self.q, self.k, self.v, self.o))
@@ -596,10 +600,11 @@ class RawCall:
             setattr(a, name, _abi.SagegenStrides(t.stride(0), t.stride(hd), t.stride(sd)))
         a.causal = 0
         a.softmax_scale = 1.0 / math.sqrt(d)
-        a.workspace, a.workspace_bytes = self.ws.data_ptr(), self.ws.numel()
+        base = self.ws.data_ptr()
+        a.workspace = -(-base // 256) * 256
+        a.workspace_bytes = self.ws.numel() - (a.workspace - base)
 
     def zero_strides(self):
-        from sagegen import _abi
         for name in ("q_strides", "k_strides", "v_strides", "o_strides"):
             setattr(self.args, name, _abi.SagegenStrides(0, 0, 0))
 
@@ -620,8 +625,8 @@ def status_check(name, expected, mutate=None, **dims):
     """A check that sagegen_forward returns `expected` for an argument broken by `mutate`, with a
     non-empty detail and the poisoned o / lse untouched."""
 
-    def run(lib, _lib, d):
-        raw = RawCall(lib, _lib, **{"d": d, **dims})
+    def run(lib, d):
+        raw = RawCall(lib, **{"d": d, **dims})
         if mutate:
             mutate(raw)
         got, detail = raw.call()
@@ -641,8 +646,8 @@ def status_check(name, expected, mutate=None, **dims):
 def zero_stride_check(layout):
     """All-zero strides mean 'contiguous in layout': same output as the explicit strides."""
 
-    def run(lib, _lib, d):
-        raw = RawCall(lib, _lib, d=d, layout=layout)
+    def run(lib, d):
+        raw = RawCall(lib, d=d, layout=layout)
         s1, _ = raw.call()
         first = raw.o.clone()
         raw.zero_strides()
@@ -675,7 +680,7 @@ def _layout_bad(raw):
 
 def forward_checks(d):
     """(name, run) rows; `d` is a head dim the library was built for. NULL args is checked apart."""
-    from sagegen import Status as S
+    S = Status
     return [
         status_check("valid baseline", S.OK),
         status_check("q NULL", S.NULL_POINTER, _set("q", None)),
@@ -708,9 +713,8 @@ def forward_checks(d):
     ]
 
 
-def api_checks(lib, _lib):
+def api_checks(lib):
     """The non-forward entry points: (name, ok, value) rows."""
-    from sagegen import _abi
     args = _abi.SagegenForwardArgs()
     lib.sagegen_forward_args_init(ctypes.byref(args))
     zero_strides = all(getattr(getattr(args, s), f) == 0 for s in ("q_strides", "k_strides", "v_strides", "o_strides")
@@ -733,11 +737,10 @@ def api_checks(lib, _lib):
     ]
 
 
-def run_arg_checks(sagegen, probe):
-    from sagegen import _lib
+def run_arg_checks(probe):
     lib = _lib.get_library()
     rows = [{"name": n, "status": "pass" if ok else "fail", "got": v, "failures": [] if ok else ["unexpected value"]}
-            for n, ok, v in api_checks(lib, _lib)]
+            for n, ok, v in api_checks(lib)]
     null_status = int(lib.sagegen_forward(None, stream_handle()))
     rows.append({"name": "sagegen_forward(NULL args)", "expected": 1, "got": null_status,
                  "status": "pass" if null_status == 1 else "fail",
@@ -748,10 +751,10 @@ def run_arg_checks(sagegen, probe):
                         "skip_reason": "no fp16 non-causal variant with head_dim 128 or 64 was built"}]
     for name, run in forward_checks(d):
         try:
-            row, fails = run(lib, _lib, d)
+            row, fails = run(lib, d)
         except Exception as e:
             row, fails = {}, [f"exception: {type(e).__name__}: {e}"]
-        rows.append(dict(row, name=f"{name} (d={d})", status="fail" if fails else "pass", failures=fails))
+        rows.append(dict(row, name=f"{name} (base d={d})", status="fail" if fails else "pass", failures=fails))
     return rows
 
 
@@ -872,7 +875,7 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
-def use_host_device(sagegen):
+def use_host_device():
     """--device cpu: point the binding's device seams at host memory (mock library only)."""
     global DEVICE
     DEVICE = "cpu"
@@ -881,9 +884,9 @@ def use_host_device(sagegen):
     sagegen._stream_handle = lambda device: 0
 
 
-def load(sagegen, opts):
+def load(opts):
     """Loads the library; returns (path, label, version) or raises with a clear message."""
-    path = os.path.abspath(opts.lib) if opts.lib else sagegen._lib.find_library()
+    path = os.path.abspath(opts.lib) if opts.lib else _lib.find_library()
     os.environ["SAGEGEN_LIB"] = path
     sagegen.load_library(path)
     label = opts.label or os.path.basename(os.path.dirname(os.path.dirname(path)))
@@ -892,9 +895,8 @@ def load(sagegen, opts):
 
 def main(argv):
     opts = parse_args(argv)
-    import sagegen
     if opts.device == "cpu":
-        use_host_device(sagegen)
+        use_host_device()
     elif not torch.cuda.is_available():
         print("error: torch sees no CUDA device", file=sys.stderr)
         return 1
@@ -902,7 +904,7 @@ def main(argv):
     report = {"date": started.isoformat(timespec="seconds"), "commit": commit(), "command": [sys.executable] + sys.argv}
     report.update(environment(opts))
     try:
-        path, label, version = load(sagegen, opts)
+        path, label, version = load(opts)
     except Exception as e:
         label = opts.label or "unknown"
         report.update(label=label, error=f"library not loaded: {e}",
@@ -915,10 +917,10 @@ def main(argv):
                   quick=opts.quick, base_seed=opts.seed)
     print(f"sagegen {version} from {path}\nlabel {label} on {report['device']} (capability {report['capability']}), "
           f"torch {torch.__version__}, driver {report['driver']}, commit {report['commit']}")
-    probe = VariantProbe(sagegen)
+    probe = VariantProbe()
     cases = [c for c in build_cases(opts.quick, opts.seed) if opts.only in c.name]
-    results = run_cases(sagegen, probe, cases, opts)
-    checks = run_arg_checks(sagegen, probe) if context_alive() else [
+    results = run_cases(probe, cases, opts)
+    checks = run_arg_checks(probe) if context_alive() else [
         {"name": "C ABI checks", "status": "fail", "failures": ["not run: CUDA context lost"]}]
     summary = summarize(results, checks)
     report.update(cases=results, arg_checks=checks, summary=summary,

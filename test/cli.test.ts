@@ -1,0 +1,191 @@
+/**
+ * The CLI as a user runs it: `node dist/cli/sagegen.js ...` (the compiled output; `npm test` runs
+ * tsc first). Exit codes, one-line errors naming the flag/file/field, and JSON output. The build
+ * command is exercised with nvcc only (skipped without it, fatal under CI=true).
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attentionSpecJsonSchema } from '../dsl/schema.js';
+import { defaultSpecInput } from '../dsl/builder.js';
+import { describeNvcc } from './helpers/nvcc.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist', 'cli', 'sagegen.js');
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the CLI from `cwd` (default: an empty temp dir, so relative paths resolve there). */
+function sagegen(args: string[], cwd = tmp) {
+  return execa('node', [CLI, ...args], { reject: false, cwd, env: { NO_COLOR: '1' } });
+}
+
+/** A failure a user can read: exit 1, nothing on stdout, no stack trace, "sagegen:" first. */
+function expectUserError(r: { exitCode?: number; stdout: string; stderr: string }): string {
+  expect(r.exitCode, `stderr: ${r.stderr}`).toBe(1);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.startsWith('sagegen: ')).toBe(true);
+  expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  return r.stderr;
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) {
+    throw new Error(`${path.relative(ROOT, CLI)} is missing: compile first with \`npx tsc -p .\` (\`npm test\` does it)`);
+  }
+  // A stale dist/ makes these tests check old code; warn (tsc is cheap to rerun).
+  const src = path.join(ROOT, 'cli', 'sagegen.ts');
+  if (statSync(src).mtimeMs > statSync(CLI).mtimeMs) console.warn('[cli.test] dist/cli/sagegen.js is older than cli/sagegen.ts: run `npx tsc -p .`');
+});
+
+describe('help', () => {
+  it('--help exits 0 and lists the four commands', async () => {
+    const r = await sagegen(['--help']);
+    expect(r.exitCode).toBe(0);
+    for (const cmd of ['build', 'plan', 'render', 'schema']) expect(r.stdout).toMatch(new RegExp(`sagegen ${cmd}\\b`));
+  });
+
+  it('build --help lists the spec, output and selection flags', async () => {
+    const r = await sagegen(['build', '--help']);
+    expect(r.exitCode).toBe(0);
+    for (const flag of ['--arch', '--headdim', '--causal', '--dtype', '--out', '--spec']) expect(r.stdout).toContain(flag);
+  });
+
+  it('no command exits 1 and says to name one', async () => {
+    expect(expectUserError(await sagegen([]))).toMatch(/build, plan, render or schema/);
+  });
+});
+
+describe('usage errors', () => {
+  it('an unknown flag: exit 1 with a one-line message naming it', async () => {
+    const stderr = expectUserError(await sagegen(['build', '--arch', 'sm_89', '--headdim', '128', '--frobnicate']));
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(stderr).toContain('frobnicate');
+  });
+
+  it('--arch sm_75: exit 1 naming --arch, the value and the allowed archs', async () => {
+    const stderr = expectUserError(await sagegen(['build', '--arch', 'sm_75', '--headdim', '128']));
+    expect(stderr).toContain('--arch');
+    expect(stderr).toContain('sm_75');
+    expect(stderr).toContain('sm_89');
+  });
+
+  it('--headdim 96: exit 1 naming --headdim and 96', async () => {
+    const stderr = expectUserError(await sagegen(['build', '--arch', 'sm_89', '--headdim', '96']));
+    expect(stderr).toContain('--headdim');
+    expect(stderr).toContain('96');
+  });
+
+  it('--causal maybe: exit 1 naming --causal', async () => {
+    const stderr = expectUserError(await sagegen(['plan', '--arch', 'sm_89', '--headdim', '64', '--causal', 'maybe']));
+    expect(stderr).toContain('--causal');
+    expect(stderr).toContain('maybe');
+  });
+
+  it('--spec of a missing file: exit 1 naming the file', async () => {
+    const stderr = expectUserError(await sagegen(['build', '--spec', 'missing.json']));
+    expect(stderr).toContain('missing.json');
+    expect(stderr).toMatch(/cannot read|ENOENT/);
+  });
+
+  it('--spec of malformed JSON: exit 1 naming the file and JSON', async () => {
+    const file = path.join(tmp, 'malformed.json');
+    writeFileSync(file, '{"arch": "sm_89", ');
+    const stderr = expectUserError(await sagegen(['build', '--spec', file]));
+    expect(stderr).toContain(file);
+    expect(stderr).toMatch(/JSON/);
+  });
+
+  it('--spec of an invalid spec (ctaQ 100): exit 1 naming tiling.ctaQ and 100', async () => {
+    const file = path.join(tmp, 'ctaq100.json');
+    const input = defaultSpecInput({ arch: 'sm_89', headDim: 128 });
+    writeFileSync(file, JSON.stringify({ ...input, tiling: { ...input.tiling, ctaQ: 100 } }));
+    const stderr = expectUserError(await sagegen(['build', '--spec', file]));
+    expect(stderr).toContain('tiling.ctaQ');
+    expect(stderr).toContain('= 100');
+    expect(stderr).toContain(file);
+  });
+
+  it('--spec with an array: names the index of the bad spec', async () => {
+    const file = path.join(tmp, 'array.json');
+    const good = defaultSpecInput({ arch: 'sm_89', headDim: 64 });
+    writeFileSync(file, JSON.stringify([good, { ...good, headDim: 128, pv: { ...good.pv, flushKeys: 48 } }]));
+    const stderr = expectUserError(await sagegen(['plan', '--spec', file]));
+    expect(stderr).toContain(`${file}[1]: pv.flushKeys`);
+    expect(stderr).not.toContain(`${file}[0]`);
+  });
+
+  it('a spec over the shared-memory limit is refused at plan time with the same error form', async () => {
+    const file = path.join(tmp, 'smem.json');
+    const input = defaultSpecInput({ arch: 'sm_86', headDim: 128 });
+    writeFileSync(file, JSON.stringify({ ...input, tiling: { ...input.tiling, ctaK: 256, stages: 4 } }));
+    const stderr = expectUserError(await sagegen(['plan', '--spec', file]));
+    expect(stderr).toMatch(/invalid spec/);
+    expect(stderr).toMatch(/shared memory/);
+  });
+});
+
+describe('plan, schema, render', () => {
+  it('plan --arch sm_89 --headdim 64 prints JSON plans for both dtypes × both causal modes', async () => {
+    const r = await sagegen(['plan', '--arch', 'sm_89', '--headdim', '64']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const plans = JSON.parse(r.stdout) as { name: string; ctaQ: number; headDim: number; spec: { tiling: { ctaQ: number }; dtype: string; causal: boolean } }[];
+    // --dtype defaults to fp16,bf16 and --causal to both (build --help): 2 × 2 plans
+    expect(plans).toHaveLength(4);
+    expect(new Set(plans.map((p) => `${p.spec.dtype}/${p.spec.causal}`))).toEqual(new Set(['fp16/false', 'fp16/true', 'bf16/false', 'bf16/true']));
+    for (const p of plans) {
+      expect(p.headDim).toBe(64);
+      expect(typeof p.ctaQ).toBe('number');
+      expect(p.ctaQ).toBe(p.spec.tiling.ctaQ);
+    }
+    expect(new Set(plans.map((p) => p.name)).size).toBe(4);
+  });
+
+  it('schema prints the JSON Schema', async () => {
+    const r = await sagegen(['schema']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(JSON.stringify(attentionSpecJsonSchema())));
+  });
+
+  it('schema --out writes the same JSON to a file', async () => {
+    const file = path.join(tmp, 'schema.json');
+    const r = await sagegen(['schema', '--out', file]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(JSON.parse(JSON.stringify(attentionSpecJsonSchema())));
+  });
+
+  it('render writes one .cu per spec and prints its path', async () => {
+    const dir = path.join(tmp, 'rendered');
+    const r = await sagegen(['render', '--arch', 'sm_80,sm_89', '--headdim', '64', '--causal', 'false', '--dtype', 'bf16', '--out', dir]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    expect(r.stdout.trim().split('\n').map((l) => path.basename(l)).sort()).toEqual(files);
+    for (const f of files) expect(f).toMatch(/^sage_sm(80|89)_d64_bf16_full_.*\.cu$/);
+  });
+});
+
+describeNvcc('build with nvcc', () => {
+  it('build --arch sm_89 --headdim 64 --causal false --dtype fp16 --out DIR packages the library', async () => {
+    const out = path.join(tmp, 'built');
+    const r = await sagegen(['build', '--arch', 'sm_89', '--headdim', '64', '--causal', 'false', '--dtype', 'fp16', '--out', out, '--jobs', '2']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/built 1 variant\(s\)/);
+    expect(r.stdout).not.toMatch(/warning: register spills/);
+    for (const f of ['lib/libsagegen.so', 'lib/libsagegen.a', 'include/sagegen.h', 'manifest.json']) {
+      expect(existsSync(path.join(out, f)), f).toBe(true);
+      expect(statSync(path.join(out, f)).size, f).toBeGreaterThan(0);
+    }
+    const cu = readdirSync(path.join(out, 'src')).filter((f) => f.endsWith('.cu'));
+    const ptx = readdirSync(path.join(out, 'ptx')).filter((f) => f.endsWith('.ptx'));
+    expect(cu).toHaveLength(1);
+    expect(ptx).toEqual([cu[0]!.replace(/\.cu$/, '.ptx')]);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { variants: { name: string; spec: { headDim: number; arch: string } }[] };
+    expect(manifest.variants.map((v) => `${v.name}.cu`)).toEqual(cu);
+    expect(manifest.variants[0]!.spec).toMatchObject({ arch: 'sm_89', headDim: 64 });
+  });
+});

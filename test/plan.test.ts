@@ -1,0 +1,222 @@
+/**
+ * spec → plan arithmetic. Expected values are derived here from the spec's own numbers with the
+ * mma shapes written out, never copied from a plan:
+ *
+ *   Q·Kᵀ: mma.m16n8k32 INT8  → M 16 query rows, N 8 keys, K 32 channels per mma
+ *   P·V:  mma.m16n8k32 e4m3  → M 16 query rows, N 8 channels, K 32 keys per mma
+ *         mma.m16n8k16 16-bit → K 16 keys per mma
+ *   Shared memory: Q INT8 [ctaQ][D]; per stage K INT8 [ctaK][D] and V either FP8 Vᵀ [D][ctaK]
+ *   (1 byte) or 16-bit V [ctaK][D] (2 bytes); Q first, then the K stages, then the V stages.
+ */
+import { describe, expect, it } from 'vitest';
+import { ARCHS, CAPABILITIES, INSTRUCTIONS } from '../dsl/capabilities.js';
+import { attention, defaultSpecInput } from '../dsl/builder.js';
+import { HEAD_DIMS, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
+import { planKernel } from '../plan/plan.js';
+
+const MMA_M = 16;
+const MMA_N = 8;
+const QK_MMA_K = 32; // INT8 channels per Q·Kᵀ mma
+const FP8_PV_MMA_K = 32;
+const HALF_PV_MMA_K = 16;
+const KiB = 1024;
+
+function planRefusal(spec: AttentionSpec): SpecError {
+  let caught: unknown;
+  try {
+    planKernel(spec);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'planKernel accepted the spec but should have refused it').toBeInstanceOf(SpecError);
+  return caught as SpecError;
+}
+
+/** Every derived number checked against the formulas above. */
+function checkArithmetic(spec: AttentionSpec): void {
+  const plan = planKernel(spec);
+  const { ctaQ, ctaK, warpQ, warps, stages } = spec.tiling;
+  const D = spec.headDim;
+  const fp8 = spec.pv.instruction === 'm16n8k32.e4m3';
+
+  expect(plan.threads).toBe(warps * 32);
+  expect(plan.mTiles).toBe(warpQ / MMA_M);
+  expect(plan.qkNTiles).toBe(ctaK / MMA_N);
+  expect(plan.qkKSteps).toBe(D / QK_MMA_K);
+  expect(plan.pvNTiles).toBe(D / MMA_N);
+  expect(plan.pvMmaK).toBe(fp8 ? FP8_PV_MMA_K : HALF_PV_MMA_K);
+  expect(plan.pvKSteps).toBe(ctaK / (fp8 ? FP8_PV_MMA_K : HALF_PV_MMA_K));
+  // The tile the warps cover is the CTA tile.
+  expect(plan.mTiles * MMA_M * plan.warps).toBe(ctaQ);
+
+  if (spec.pv.instruction === 'm16n8k32.e4m3') {
+    expect(plan.pv.fp8).toBe(true);
+    expect(plan.pv.f16Accumulator).toBe(spec.pv.accumulator === 'f16');
+    expect(plan.pv.flushSteps).toBe(spec.pv.flushKeys / FP8_PV_MMA_K);
+    expect(plan.pv.flushesPerTile).toBe(ctaK / spec.pv.flushKeys);
+    expect(plan.pv.log2PRange).toBeCloseTo(Math.log2(spec.pv.pRange), 12);
+  } else {
+    // Real fp32 accumulators: one flush per key tile covering all of its mma steps.
+    expect(plan.pv.fp8).toBe(false);
+    expect(plan.pv.flushesPerTile).toBe(1);
+    expect(plan.pv.flushSteps).toBe(ctaK / HALF_PV_MMA_K);
+  }
+  // Flushes × steps × keys per step always cover the key tile exactly.
+  expect(plan.pv.flushesPerTile * plan.pv.flushSteps * plan.pvMmaK).toBe(ctaK);
+
+  const expectedGroups = { 'per-block': [1, 1], 'per-warp': [warps, 1], 'per-thread': [warps * 8, 4] }[spec.qk.granularity];
+  expect([plan.quant.qGroupsPerTile, plan.quant.kGroupsPerTile]).toEqual(expectedGroups);
+
+  const qBytes = ctaQ * D;
+  const kBytes = ctaK * D;
+  const vBytes = fp8 ? D * ctaK : ctaK * D * 2;
+  expect(plan.smem.q).toMatchObject({ offset: 0, bytes: qBytes, rowBytes: D, rows: ctaQ });
+  expect(plan.smem.k).toMatchObject({ offset: qBytes, bytes: kBytes, rowBytes: D, rows: ctaK, stages });
+  expect(plan.smem.v).toMatchObject(
+    fp8
+      ? { offset: qBytes + stages * kBytes, bytes: vBytes, rowBytes: ctaK, rows: D, stages }
+      : { offset: qBytes + stages * kBytes, bytes: vBytes, rowBytes: D * 2, rows: ctaK, stages },
+  );
+  const total = qBytes + stages * (kBytes + vBytes);
+  expect(plan.smem.totalBytes).toBe(total);
+  expect(plan.smem.needsOptIn).toBe(total > 48 * KiB);
+  expect(total).toBeLessThanOrEqual(CAPABILITIES[spec.arch].maxSharedMemoryPerBlock);
+  for (const tile of [plan.smem.q, plan.smem.k, plan.smem.v]) {
+    expect(tile.chunksPerRow).toBe(tile.rowBytes / 16);
+    expect(tile.copies).toBe(tile.bytes / 16);
+    expect(tile.copiesPerThread).toBe(Math.ceil(tile.bytes / 16 / plan.threads));
+    // Every tile starts 16-byte aligned (cp.async / ldmatrix granularity), every stage too.
+    expect(tile.offset % 16).toBe(0);
+    expect(tile.bytes % 16).toBe(0);
+  }
+
+  // Register estimate: fp32 output accumulators (4 per m16n8 tile per thread) and s32 scores.
+  expect(plan.registers.outputAccumulator).toBe(plan.mTiles * plan.pvNTiles * 4);
+  expect(plan.registers.scoreAccumulator).toBe(plan.mTiles * plan.qkNTiles * 4);
+  expect(plan.registers.queryFragments).toBe(plan.qFragmentsInRegisters ? plan.mTiles * plan.qkKSteps * 4 : 0);
+  expect(plan.registers.total).toBe(
+    plan.registers.outputAccumulator + plan.registers.scoreAccumulator + plan.registers.queryFragments + plan.registers.overhead,
+  );
+  expect(plan.registers.total).toBeLessThanOrEqual(CAPABILITIES[spec.arch].maxRegistersPerThread);
+
+  // The PTX the templates print is the capability table's for the chosen instructions.
+  const pvName = fp8
+    ? spec.pv.instruction === 'm16n8k32.e4m3' && spec.pv.accumulator === 'f16'
+      ? 'mma.m16n8k32.e4m3.f16'
+      : 'mma.m16n8k32.e4m3.f32'
+    : spec.dtype === 'bf16'
+      ? 'mma.m16n8k16.bf16.f32'
+      : 'mma.m16n8k16.f16.f32';
+  expect(plan.ptx).toEqual({ qk: INSTRUCTIONS['mma.m16n8k32.s8.s32'].ptx, pv: INSTRUCTIONS[pvName].ptx });
+  expect(plan.arch.gencodeArch).toBe(CAPABILITIES[spec.arch].gencodeArch);
+}
+
+describe('plan arithmetic', () => {
+  it('default sm_89 D=128 spec', () => checkArithmetic(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))));
+  it('default sm_89 D=64 spec', () => checkArithmetic(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 64 }))));
+  it('per-thread spec (warpQ 32 × 4 warps, D=64, f32 accumulator, 32-key flushes)', () =>
+    checkArithmetic(
+      attention({ arch: 'sm_89', headDim: 64 })
+        .tiling({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, stages: 2 })
+        .qk({ granularity: 'per-thread' })
+        .pvFp8({ accumulator: 'f32', flushKeys: 32 })
+        .build(),
+    ));
+  it('per-block spec with 3 stages on sm_90a', () =>
+    checkArithmetic(attention({ arch: 'sm_90a', headDim: 128 }).tiling({ stages: 3 }).qk({ granularity: 'per-block' }).build()));
+  it('16-bit P·V spec on sm_80 (bf16)', () => checkArithmetic(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 128, dtype: 'bf16' }))));
+
+  for (const arch of ARCHS)
+    for (const headDim of HEAD_DIMS)
+      it(`default ${arch} D=${headDim} plans within the arch's limits`, () => checkArithmetic(parseSpec(defaultSpecInput({ arch, headDim }))));
+
+  it('the per-thread spec really has the group counts of its granularity (not the per-warp ones)', () => {
+    const spec = attention({ arch: 'sm_89', headDim: 128 }).qk({ granularity: 'per-thread' }).build();
+    const plan = planKernel(spec);
+    expect(plan.quant.qGroupsPerTile).toBe(spec.tiling.warps * 8);
+    expect(plan.quant.kGroupsPerTile).toBe(4);
+    expect(plan.quant.qGroupsPerTile).not.toBe(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).quant.qGroupsPerTile);
+  });
+
+  it('Hopper runs FP8 mma emulated, Ada natively', () => {
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.pvNative).toBe(false);
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).arch.pvNative).toBe(true);
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.archSpecific).toBe(true);
+  });
+});
+
+describe('resource refusals', () => {
+  it('shared memory over the arch limit: sm_86, 4 stages, ctaK 256, D=128', () => {
+    const spec = attention({ arch: 'sm_86', headDim: 128 }).tiling({ ctaK: 256, stages: 4 }).build();
+    expect(spec.pv.instruction).toBe('m16n8k16'); // sm_86 has no FP8: V is 16-bit [ctaK][D]
+    const { ctaQ, ctaK, stages } = spec.tiling;
+    const D = spec.headDim;
+    const total = ctaQ * D + stages * (ctaK * D + ctaK * D * 2);
+    const limit = 99 * KiB;
+    expect(CAPABILITIES.sm_86.maxSharedMemoryPerBlock).toBe(limit);
+    expect(total).toBeGreaterThan(limit);
+
+    const err = planRefusal(spec);
+    const issue = err.issues.find((i) => i.field === 'tiling');
+    expect(issue, err.message).toBeDefined();
+    expect(issue!.value).toEqual(spec.tiling);
+    expect(issue!.rule).toContain(String(total));
+    expect(issue!.rule).toContain(String(limit));
+    expect(issue!.rule).toContain('sm_86');
+    expect(issue!.rule).toMatch(/shared memory/);
+    expect(err.message).toContain(`tiling = ${JSON.stringify(spec.tiling)}`);
+  });
+
+  it('the same tiling that exceeds 99 KiB on sm_89 fits 227 KiB on sm_90a', () => {
+    const tiling = { ctaK: 256, stages: 2 };
+    const sm89 = attention({ arch: 'sm_89', headDim: 128 }).tiling(tiling).build();
+    const sm90a = attention({ arch: 'sm_90a', headDim: 128 }).tiling(tiling).build();
+    const D = 128;
+    const total = sm89.tiling.ctaQ * D + 2 * (256 * D + D * 256);
+    expect(total).toBeGreaterThan(99 * KiB);
+    expect(total).toBeLessThanOrEqual(227 * KiB);
+    expect(planRefusal(sm89).issues.map((i) => i.field)).toContain('tiling');
+    expect(planKernel(sm90a).smem.totalBytes).toBe(total);
+  });
+
+  it('register estimate over 255: warpQ 64 with ctaK 256 at D=128', () => {
+    // sm_90a so shared memory fits (Q 256·128 + 2·(K 256·128 + V 128·256) = 160 KiB < 227 KiB) and
+    // 4 warps so the copy bands are whole: only the register rule can refuse it.
+    const spec = attention({ arch: 'sm_90a', headDim: 128 }).tiling({ ctaQ: 256, ctaK: 256, warpQ: 64, warps: 4, stages: 2 }).build();
+    expect(256 * 128 + 2 * (256 * 128 + 128 * 256)).toBeLessThanOrEqual(227 * KiB);
+    const mTiles = 64 / MMA_M;
+    const o = mTiles * (128 / MMA_N) * 4; // fp32 output accumulators
+    const s = mTiles * (256 / MMA_N) * 4; // s32 score accumulators
+    expect(o + s).toBeGreaterThan(255);
+
+    const err = planRefusal(spec);
+    expect(err.issues.map((i) => i.field)).toEqual(['tiling.warpQ']);
+    const issue = err.issues[0]!;
+    expect(issue.value).toBe(64);
+    expect(issue.rule).toContain(`O ${o}`);
+    expect(issue.rule).toContain(`S ${s}`);
+    expect(issue.rule).toMatch(/over 255/);
+    const total = Number(/about (\d+) registers/.exec(issue.rule)?.[1]);
+    expect(total).toBeGreaterThanOrEqual(o + s);
+    expect(err.message).toContain('tiling.warpQ = 64');
+  });
+
+  it('too few warps for whole copy bands: 1 warp at D=128', () => {
+    // 32 threads copy 32 / (128 B / 16 B) = 4 rows of a 128-byte-row tile per pass; bands need 8 rows.
+    const spec = attention({ arch: 'sm_89', headDim: 128 }).tiling({ ctaQ: 16, warpQ: 16, warps: 1 }).build();
+    const chunksPerRow = 128 / 16;
+    const rowsPerPass = 32 / chunksPerRow;
+    expect(rowsPerPass % 8).not.toBe(0);
+    const warpsNeeded = (8 * chunksPerRow) / 32;
+    const err = planRefusal(spec);
+    const issues = err.issues.filter((i) => i.field === 'tiling.warps');
+    expect(issues.length, err.message).toBeGreaterThan(0);
+    for (const issue of issues) {
+      expect(issue.value).toBe(1);
+      expect(issue.rule).toContain(`at least ${warpsNeeded} warps`);
+    }
+    expect(err.message).toContain('tiling.warps = 1');
+    // and the same tile with enough warps plans
+    expect(() => planKernel(attention({ arch: 'sm_89', headDim: 128 }).tiling({ ctaQ: 32, warpQ: 16, warps: 2 }).build())).not.toThrow();
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * plan → CUDA source. The PTX mnemonics are spelled out here from the PTX ISA (not read from the
+ * capability table), so a wrong table entry or a template that prints the wrong operand types fails.
+ */
+import { describe, expect, it } from 'vitest';
+import { attention, defaultSpecInput } from '../dsl/builder.js';
+import { parseSpec, type AttentionSpec } from '../dsl/spec.js';
+import { planKernel, type KernelPlan } from '../plan/plan.js';
+import { renderRegistry, renderVariant } from '../render/render.js';
+
+const QK_INT8 = 'mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32';
+const PV_FP8_F16 = 'mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16';
+const PV_FP8_F32 = 'mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32';
+const PV_F16 = 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32';
+const PV_BF16 = 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32';
+const CVT_E4M3 = 'cvt.rn.satfinite.e4m3x2.f32';
+
+function render(spec: AttentionSpec): { plan: KernelPlan; cu: string } {
+  const plan = planKernel(spec);
+  return { plan, cu: renderVariant(plan) };
+}
+
+/** A C++ float literal: integers need a decimal point before the f suffix (448 → 448.0f). */
+const cFloat = (n: number) => `${Number.isInteger(n) ? n.toFixed(1) : String(n)}f`;
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `constexpr <type> <name> = <value>;` exactly once. */
+function expectConstant(cu: string, type: string, name: string, value: string | number | boolean): void {
+  const re = new RegExp(`constexpr ${escape(type)} ${escape(name)} = ${escape(String(value))};`, 'g');
+  expect(cu.match(re)?.length ?? 0, `constexpr ${type} ${name} = ${value};`).toBe(1);
+}
+
+describe('default sm_89 D=128 variant', () => {
+  const spec = parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }));
+  const { plan, cu } = render(spec);
+
+  it('is the FP8 f16-accumulate spec this file expects', () => {
+    expect(spec.pv).toMatchObject({ instruction: 'm16n8k32.e4m3', accumulator: 'f16' });
+  });
+
+  it('leaves no template syntax behind', () => {
+    expect(cu).not.toContain('{{');
+    expect(cu).not.toContain('}}}');
+    expect(cu).not.toMatch(/\bundefined\b|\[object Object\]|[=(,] *NaN\b/);
+  });
+
+  it('starts with a header comment holding every line of the spec JSON', () => {
+    const header = cu.slice(0, cu.indexOf('#include'));
+    expect(header.startsWith(`// ${plan.name}.cu`)).toBe(true);
+    const lines = JSON.stringify(spec, null, 2).split('\n');
+    expect(lines.length).toBeGreaterThan(10);
+    for (const line of lines) expect(header).toContain(`//   ${line}\n`);
+    // and the spec can be read back from it
+    const json = header
+      .split('\n')
+      .filter((l) => l.startsWith('//   '))
+      .map((l) => l.slice(5))
+      .filter((l) => !l.startsWith('mma.sync'))
+      .join('\n');
+    expect(JSON.parse(json)).toEqual(spec);
+  });
+
+  it('contains the exact PTX of both mma steps, cp.async, ldmatrix and the e4m3 conversion', () => {
+    for (const s of [QK_INT8, PV_FP8_F16, 'cp.async.cg.shared.global', 'cp.async.commit_group', 'cp.async.wait_group', 'ldmatrix.sync.aligned', CVT_E4M3]) {
+      expect(cu, s).toContain(s);
+    }
+    expect(cu).not.toContain(PV_FP8_F32);
+    expect(cu).not.toContain('m16n8k16');
+  });
+
+  it('prints the plan numbers as named constants', () => {
+    expectConstant(cu, 'int', 'kHeadDim', spec.headDim);
+    expectConstant(cu, 'int', 'kCtaQ', spec.tiling.ctaQ);
+    expectConstant(cu, 'int', 'kCtaK', spec.tiling.ctaK);
+    expectConstant(cu, 'int', 'kWarpQ', spec.tiling.warpQ);
+    expectConstant(cu, 'int', 'kWarps', spec.tiling.warps);
+    expectConstant(cu, 'int', 'kThreads', spec.tiling.warps * 32);
+    expectConstant(cu, 'int', 'kStages', spec.tiling.stages);
+    expectConstant(cu, 'bool', 'kCausal', spec.causal);
+    expectConstant(cu, 'int', 'kMTiles', plan.mTiles);
+    expectConstant(cu, 'int', 'kQkNTiles', plan.qkNTiles);
+    expectConstant(cu, 'int', 'kQkKSteps', plan.qkKSteps);
+    expectConstant(cu, 'int', 'kPvNTiles', plan.pvNTiles);
+    expectConstant(cu, 'int', 'kPvMmaK', plan.pvMmaK);
+    expectConstant(cu, 'int', 'kQGroupsPerTile', plan.quant.qGroupsPerTile);
+    expectConstant(cu, 'int', 'kKGroupsPerTile', plan.quant.kGroupsPerTile);
+    expectConstant(cu, 'bool', 'kSmoothK', spec.qk.smoothK);
+    expectConstant(cu, 'bool', 'kPvFp8', true);
+    expectConstant(cu, 'int', 'kFlushSteps', plan.pv.flushSteps);
+    expectConstant(cu, 'int', 'kFlushesPerTile', plan.pv.flushesPerTile);
+    expectConstant(cu, 'int', 'kSmemBytes', plan.smem.totalBytes);
+    if (spec.pv.instruction !== 'm16n8k32.e4m3') throw new Error('expected an FP8 spec');
+    expectConstant(cu, 'float', 'kVRange', cFloat(spec.pv.vRange));
+    expectConstant(cu, 'float', 'kPRange', cFloat(spec.pv.pRange));
+  });
+
+  it('prints each shared-memory tile layout from the plan', () => {
+    for (const [name, t] of [['QTile', plan.smem.q], ['KTile', plan.smem.k], ['VTile', plan.smem.v]] as const) {
+      expect(cu).toContain(`using ${name} = TileLayout<${t.rowBytes}, ${t.rowsPerLine}, ${t.swizzleMod}, ${t.bytes}, ${t.offset}>;`);
+    }
+  });
+
+  it('names its namespace and descriptor after the variant', () => {
+    expect(cu).toContain(`namespace ${plan.name} {`);
+    expect(cu).toContain(`extern const VariantDescriptor ${plan.name}_descriptor = {`);
+    // descriptor: name, compute capability, arch-specific, head dim, dtype code (fp16 = 0), causal
+    expect(cu).toContain(`"${plan.name}", 89, false, ${spec.headDim}, 0, ${spec.causal},`);
+  });
+});
+
+describe('other variants', () => {
+  it('f32 accumulator renders the .f32.e4m3.e4m3.f32 mma and not the f16 one', () => {
+    const { cu } = render(attention({ arch: 'sm_89', headDim: 128 }).pvFp8({ accumulator: 'f32' }).build());
+    expect(cu).toContain(PV_FP8_F32);
+    expect(cu).not.toContain(PV_FP8_F16);
+    expect(cu).toContain(QK_INT8);
+  });
+
+  it('sm_80 renders the 16-bit m16n8k16 P·V and no e4m3 instruction', () => {
+    const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 128 })));
+    expect(cu).toContain(PV_F16);
+    expect(cu).toContain(QK_INT8);
+    expect(cu).toContain('ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16');
+    // No FP8 instruction of any kind: no e4m3 mma operand type, no e4m3 conversion.
+    expect(cu).not.toMatch(/\.e4m3\b/);
+    expect(cu).not.toContain('e4m3x2');
+    expect(cu).not.toContain('m16n8k32.row.col.f');
+    expectConstant(cu, 'bool', 'kPvFp8', false);
+  });
+
+  it('sm_80 bf16 renders the bf16 m16n8k16 and bf16 conversions', () => {
+    const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 64, dtype: 'bf16' })));
+    expect(cu).toContain(PV_BF16);
+    expect(cu).not.toContain(PV_F16);
+    expect(cu).toContain('using InputT = __nv_bfloat16;');
+    expect(cu).toContain('__floats2bfloat162_rn');
+  });
+
+  it('causal and non-causal specs differ in kCausal and in the descriptor', () => {
+    const full = render(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 64, causal: false })));
+    const causal = render(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 64, causal: true })));
+    expectConstant(full.cu, 'bool', 'kCausal', false);
+    expectConstant(causal.cu, 'bool', 'kCausal', true);
+    expect(causal.plan.name).not.toBe(full.plan.name);
+  });
+
+  it('sm_90a descriptor marks the variant arch-specific with compute capability 90', () => {
+    const { plan, cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 })));
+    expect(cu).toContain(`"${plan.name}", 90, true, 128, 0, false,`);
+  });
+
+  it('per-thread granularity renders its scale-group mapping, per-warp its own', () => {
+    const perThread = render(attention({ arch: 'sm_89', headDim: 128 }).qk({ granularity: 'per-thread' }).build()).cu;
+    const perWarp = render(attention({ arch: 'sm_89', headDim: 128 }).qk({ granularity: 'per-warp' }).build()).cu;
+    expect(perThread).toContain('(row / kWarpQ) * 8 + row % 8');
+    expect(perWarp).not.toContain('(row / kWarpQ) * 8 + row % 8');
+    expect(perWarp).toContain('row / kWarpQ : 0');
+  });
+});
+
+describe('registry', () => {
+  it('declares and lists every variant, and counts them', () => {
+    const names = ['sage_a', 'sage_b', 'sage_c'];
+    const cpp = renderRegistry(names);
+    for (const n of names) {
+      expect(cpp).toContain(`extern const VariantDescriptor ${n}_descriptor;`);
+      expect(cpp).toContain(`&${n}_descriptor,`);
+    }
+    expect(cpp).toContain(`const int kVariantCount = ${names.length};`);
+    expect(cpp).not.toContain('{{');
+  });
+});

@@ -1,0 +1,424 @@
+/**
+ * The spec: zod shape, semantic rules, builder, variant names and the published JSON Schema.
+ *
+ * Every refusal is checked for its field (dotted path), the offending value and the rule, both in the
+ * SpecIssue and in the error message a user reads.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ARCHS, CAPABILITIES } from '../dsl/capabilities.js';
+import { attention, defaultSpecInput } from '../dsl/builder.js';
+import { attentionSpecJsonSchema } from '../dsl/schema.js';
+import {
+  E4M3_MAX,
+  FP16_MAX,
+  HEAD_DIMS,
+  formatIssue,
+  parseSpec,
+  SpecError,
+  variantName,
+  type AttentionSpecInput,
+  type SpecIssue,
+} from '../dsl/spec.js';
+import { validateJsonSchema } from './helpers/json-schema.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A deep copy of the default input with `edit` applied (inputs are plain JSON). */
+function edited(base: AttentionSpecInput, edit: (s: any) => void): unknown {
+  const copy = structuredClone(base) as any;
+  edit(copy);
+  return copy;
+}
+
+const sm89d128 = () => defaultSpecInput({ arch: 'sm_89', headDim: 128 });
+
+function refusal(input: unknown): SpecError {
+  let caught: unknown;
+  try {
+    parseSpec(input);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'the spec was accepted but should have been refused').toBeInstanceOf(SpecError);
+  return caught as SpecError;
+}
+
+/**
+ * Asserts that `err` holds an issue for `field` with `value` whose rule matches every pattern, and
+ * that the user-facing message shows the field, the value and that rule.
+ */
+function expectIssue(err: SpecError, field: string, value: unknown, ...rule: RegExp[]): SpecIssue {
+  const issue = err.issues.find((i) => i.field === field);
+  expect(issue, `no issue for ${field}; got:\n${err.message}`).toBeDefined();
+  expect(issue!.value).toEqual(value);
+  for (const r of rule) expect(issue!.rule).toMatch(r);
+  expect(err.message).toContain(`${field} = ${JSON.stringify(value)}`);
+  expect(err.message).toContain(issue!.rule);
+  expect(err.message).toContain(formatIssue(issue!));
+  return issue!;
+}
+
+describe('default specs', () => {
+  for (const arch of ARCHS)
+    for (const headDim of HEAD_DIMS)
+      for (const dtype of ['fp16', 'bf16'] as const)
+        for (const causal of [false, true])
+          it(`parse for ${arch} D=${headDim} ${dtype} causal=${causal}`, () => {
+            const spec = parseSpec(defaultSpecInput({ arch, headDim, dtype, causal }));
+            expect(spec.arch).toBe(arch);
+            expect(spec.headDim).toBe(headDim);
+            expect(spec.dtype).toBe(dtype);
+            expect(spec.causal).toBe(causal);
+          });
+
+  it('use FP8 P·V exactly where the arch accepts the FP8 f16-accumulate mma, else the 16-bit mma', () => {
+    for (const arch of ARCHS) {
+      const spec = parseSpec(defaultSpecInput({ arch, headDim: 128 }));
+      const cap = CAPABILITIES[arch];
+      const hasFp8 = [...cap.native, ...cap.emulated].includes('mma.m16n8k32.e4m3.f16');
+      expect(spec.pv.instruction, arch).toBe(hasFp8 ? 'm16n8k32.e4m3' : 'm16n8k16');
+    }
+  });
+
+  it('fill qk.type with its default "int8" when a spec file leaves it out', () => {
+    const input = edited(sm89d128(), (s) => delete s.qk.type);
+    expect(parseSpec(input).qk.type).toBe('int8');
+  });
+});
+
+describe('tiling refusals', () => {
+  it('warpQ not a multiple of 16', () => {
+    // ctaQ kept equal to warpQ × warps so only the multiple-of-16 rule fires.
+    const err = refusal(edited(sm89d128(), (s) => Object.assign(s.tiling, { warpQ: 24, warps: 4, ctaQ: 96 })));
+    expectIssue(err, 'tiling.warpQ', 24, /multiple of 16/);
+    expect(err.issues).toHaveLength(1);
+  });
+
+  it('ctaQ different from warpQ × warps, with the product in the rule', () => {
+    const base = sm89d128();
+    const { warpQ, warps } = base.tiling;
+    const err = refusal(edited(base, (s) => (s.tiling.ctaQ = 100)));
+    expect(warpQ * warps).not.toBe(100);
+    expectIssue(err, 'tiling.ctaQ', 100, /warpQ × warps/, new RegExp(`= ${warpQ * warps}\\b`));
+  });
+
+  it('ctaK not a power of two', () => {
+    // 96 is a multiple of 32 (passes the flush rule with flushKeys 32) but not a power of two.
+    const err = refusal(
+      edited(sm89d128(), (s) => {
+        s.tiling.ctaK = 96;
+        s.pv.flushKeys = 32;
+      }),
+    );
+    expectIssue(err, 'tiling.ctaK', 96, /power of two/);
+  });
+
+  it('ctaK below 32', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.tiling.ctaK = 16)));
+    expectIssue(err, 'tiling.ctaK', 16, /at least 32/);
+  });
+
+  it('ctaK above 256', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.tiling.ctaK = 512)));
+    expectIssue(err, 'tiling.ctaK', 512, /at most 256/);
+  });
+
+  it('stages 1 (the pipeline needs at least double buffering)', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.tiling.stages = 1)));
+    expectIssue(err, 'tiling.stages', 1, /2/);
+  });
+
+  it('warps not one of 1, 2, 4, 8 (rule lists the allowed values)', () => {
+    const err = refusal(edited(sm89d128(), (s) => Object.assign(s.tiling, { warps: 3, warpQ: 16, ctaQ: 48 })));
+    expectIssue(err, 'tiling.warps', 3, /1/, /2/, /4/, /8/);
+  });
+});
+
+describe('P·V refusals', () => {
+  it('flushKeys not a multiple of 32', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.pv.flushKeys = 48)));
+    expectIssue(err, 'pv.flushKeys', 48, /multiple of 32/);
+  });
+
+  it('flushKeys not dividing ctaK', () => {
+    const base = sm89d128();
+    const ctaK = base.tiling.ctaK;
+    const flushKeys = 3 * 32; // a multiple of 32 that divides no power of two
+    expect(ctaK % flushKeys).not.toBe(0);
+    const err = refusal(edited(base, (s) => (s.pv.flushKeys = flushKeys)));
+    expectIssue(err, 'pv.flushKeys', flushKeys, new RegExp(`divide tiling\\.ctaK = ${ctaK}`));
+  });
+
+  it('pRange above the largest finite e4m3 (448)', () => {
+    expect(E4M3_MAX).toBe(448);
+    const err = refusal(edited(sm89d128(), (s) => Object.assign(s.pv, { accumulator: 'f32', pRange: 449 })));
+    expectIssue(err, 'pv.pRange', 449, /at most 448/);
+  });
+
+  it('vRange above the largest finite e4m3 (448)', () => {
+    const err = refusal(edited(sm89d128(), (s) => Object.assign(s.pv, { accumulator: 'f32', vRange: 500 })));
+    expectIssue(err, 'pv.vRange', 500, /at most 448/);
+  });
+
+  it('f16 accumulator whose worst case pRange × vRange × flushKeys overflows fp16', () => {
+    expect(FP16_MAX).toBe(65504);
+    const [pRange, vRange, flushKeys] = [448, 4.5, 64];
+    const worst = pRange * vRange * flushKeys;
+    expect(worst).toBeGreaterThan(65504);
+    const err = refusal(edited(sm89d128(), (s) => Object.assign(s.pv, { accumulator: 'f16', pRange, vRange, flushKeys })));
+    expectIssue(err, 'pv.vRange', vRange, new RegExp(`\\b${worst}\\b`), /65504/, /f16/);
+  });
+
+  it.each([
+    [224, 4.5],
+    [112, 9],
+  ])('f16 accumulator with pRange %d × vRange %d × 64 keys stays within fp16 and is accepted', (pRange, vRange) => {
+    expect(pRange * vRange * 64).toBeLessThanOrEqual(65504);
+    const spec = parseSpec(edited(sm89d128(), (s) => Object.assign(s.pv, { accumulator: 'f16', pRange, vRange, flushKeys: 64 })));
+    expect(spec.pv).toMatchObject({ pRange, vRange });
+  });
+
+  it('the same ranges that overflow f16 are accepted with an f32 accumulator', () => {
+    const spec = parseSpec(edited(sm89d128(), (s) => Object.assign(s.pv, { accumulator: 'f32', pRange: 448, vRange: 448 })));
+    expect(spec.pv).toMatchObject({ accumulator: 'f32', vRange: 448 });
+  });
+
+  for (const arch of ['sm_80', 'sm_86'] as const)
+    it(`FP8 P·V on ${arch} is refused on pv.instruction, naming the arch`, () => {
+      const err = refusal(edited(sm89d128(), (s) => (s.arch = arch)));
+      expectIssue(err, 'pv.instruction', 'm16n8k32.e4m3', new RegExp(arch), /m16n8k16/);
+    });
+
+  it('FP8 P·V is accepted on sm_89, sm_90a and sm_120', () => {
+    for (const arch of ['sm_89', 'sm_90a', 'sm_120'] as const) {
+      expect(parseSpec(edited(sm89d128(), (s) => (s.arch = arch))).pv.instruction).toBe('m16n8k32.e4m3');
+    }
+  });
+});
+
+describe('shape refusals', () => {
+  it('an unknown top-level field (strict object)', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.blockSize = 7)));
+    expect(err.issues).toHaveLength(1);
+    expect(err.issues[0]!.rule).toMatch(/unrecognized key/i);
+    expect(err.message).toContain('blockSize');
+  });
+
+  it('an unknown nested field names its object', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.tiling.splitK = 2)));
+    expectIssue(err, 'tiling', { ...sm89d128().tiling, splitK: 2 }, /unrecognized key/i, /splitK/);
+  });
+
+  it('an arch outside the five supported ones', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.arch = 'sm_75')));
+    const issue = expectIssue(err, 'arch', 'sm_75');
+    for (const a of ARCHS) expect(issue.rule).toContain(a);
+  });
+
+  it('headDim 96 (rule names the supported 64 and 128)', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.headDim = 96)));
+    expectIssue(err, 'headDim', 96, /64/, /128/);
+  });
+
+  it('a missing required field', () => {
+    const err = refusal(edited(sm89d128(), (s) => delete s.causal));
+    expectIssue(err, 'causal', undefined, /boolean/);
+  });
+
+  it('reports every issue of a spec at once', () => {
+    const err = refusal(
+      edited(sm89d128(), (s) => {
+        s.tiling.ctaQ = 100;
+        s.pv.flushKeys = 48;
+      }),
+    );
+    expect(err.issues.map((i) => i.field).sort()).toEqual(['pv.flushKeys', 'tiling.ctaQ']);
+  });
+});
+
+describe('builder', () => {
+  it('with no changes builds the same spec as parseSpec of the defaults', () => {
+    for (const arch of ARCHS)
+      for (const headDim of HEAD_DIMS) {
+        expect(attention({ arch, headDim }).build()).toEqual(parseSpec(defaultSpecInput({ arch, headDim })));
+      }
+  });
+
+  it('chained setters build the same spec as parseSpec of the equivalent file', () => {
+    const built = attention({ arch: 'sm_89', headDim: 64 })
+      .name('my_variant')
+      .causal()
+      .dtype('bf16')
+      .layout('NHD')
+      .tiling({ ctaQ: 128, ctaK: 128, warpQ: 32, warps: 4, stages: 3 })
+      .qk({ granularity: 'per-thread', smoothK: false })
+      .pvFp8({ accumulator: 'f32', flushKeys: 32, vRange: 100 })
+      .build();
+    const fromFile = parseSpec({
+      name: 'my_variant',
+      arch: 'sm_89',
+      headDim: 64,
+      causal: true,
+      dtype: 'bf16',
+      layout: 'NHD',
+      tiling: { ctaQ: 128, ctaK: 128, warpQ: 32, warps: 4, stages: 3 },
+      qk: { type: 'int8', granularity: 'per-thread', smoothK: false },
+      // pRange is left to the builder: its documented default is the full e4m3 range.
+      pv: { instruction: 'm16n8k32.e4m3', accumulator: 'f32', flushKeys: 32, pRange: 448, vRange: 100 },
+    });
+    expect(built).toEqual(fromFile);
+  });
+
+  it('pvHalf builds the 16-bit P·V form', () => {
+    expect(attention({ arch: 'sm_80', headDim: 128 }).pvHalf().build().pv).toEqual({ instruction: 'm16n8k16' });
+  });
+
+  it('refuses the same things as parseSpec, with the same issues', () => {
+    const cases: [string, () => unknown, unknown][] = [
+      ['ctaQ', () => attention({ arch: 'sm_89', headDim: 128 }).tiling({ ctaQ: 100 }).build(), edited(sm89d128(), (s) => (s.tiling.ctaQ = 100))],
+      [
+        'FP8 on sm_86',
+        () => attention({ arch: 'sm_86', headDim: 128 }).pvFp8({ accumulator: 'f16' }).build(),
+        edited(defaultSpecInput({ arch: 'sm_86', headDim: 128 }), (s) => {
+          s.pv = { instruction: 'm16n8k32.e4m3', accumulator: 'f16', flushKeys: 64, pRange: 448, vRange: 2.25 };
+        }),
+      ],
+      [
+        'f16 overflow',
+        () => attention({ arch: 'sm_89', headDim: 128 }).pvFp8({ accumulator: 'f16', vRange: 4.5 }).build(),
+        edited(sm89d128(), (s) => Object.assign(s.pv, { accumulator: 'f16', pRange: 448, vRange: 4.5, flushKeys: 64 })),
+      ],
+      ['bad name', () => attention({ arch: 'sm_89', headDim: 128 }).name('Not-An-Identifier').build(), edited(sm89d128(), (s) => (s.name = 'Not-An-Identifier'))],
+    ];
+    for (const [label, viaBuilder, file] of cases) {
+      let fromBuilder: unknown;
+      try {
+        viaBuilder();
+      } catch (e) {
+        fromBuilder = e;
+      }
+      expect(fromBuilder, label).toBeInstanceOf(SpecError);
+      expect((fromBuilder as SpecError).issues, label).toEqual(refusal(file).issues);
+    }
+  });
+
+  it('build() does not share state between the specs it returns', () => {
+    const b = attention({ arch: 'sm_89', headDim: 128 });
+    const first = b.build();
+    first.tiling.ctaQ = 1;
+    expect(b.build().tiling.ctaQ).toBe(sm89d128().tiling.ctaQ);
+  });
+});
+
+describe('variantName', () => {
+  const base = () => sm89d128();
+  /** One change at a time to every field that changes the generated code. */
+  const variations: [string, (s: any) => void][] = [
+    ['default', () => {}],
+    ['arch sm_90a', (s) => (s.arch = 'sm_90a')],
+    ['arch sm_120', (s) => (s.arch = 'sm_120')],
+    ['arch sm_80', (s) => ((s.arch = 'sm_80'), (s.pv = { instruction: 'm16n8k16' }))],
+    ['arch sm_86', (s) => ((s.arch = 'sm_86'), (s.pv = { instruction: 'm16n8k16' }))],
+    ['headDim 64', (s) => (s.headDim = 64)],
+    ['causal', (s) => (s.causal = true)],
+    ['bf16', (s) => (s.dtype = 'bf16')],
+    ['ctaK 128', (s) => (s.tiling.ctaK = 128)],
+    ['stages 3', (s) => (s.tiling.stages = 3)],
+    ['warpQ 32 × 4', (s) => Object.assign(s.tiling, { ctaQ: 128, warpQ: 32, warps: 4 })],
+    ['ctaQ 64', (s) => Object.assign(s.tiling, { ctaQ: 64, warpQ: 16, warps: 4 })],
+    ['per-block', (s) => (s.qk.granularity = 'per-block')],
+    ['per-thread', (s) => (s.qk.granularity = 'per-thread')],
+    ['no smoothK', (s) => (s.qk.smoothK = false)],
+    ['f32 accumulator', (s) => (s.pv.accumulator = 'f32')],
+    ['flushKeys 32', (s) => (s.pv.flushKeys = 32)],
+    ['pRange 224', (s) => (s.pv.pRange = 224)],
+    ['vRange 2', (s) => (s.pv.vRange = 2)],
+    ['vRange 1.5', (s) => (s.pv.vRange = 1.5)],
+    ['f32, vRange 2.5', (s) => Object.assign(s.pv, { accumulator: 'f32', vRange: 2.5 })],
+    ['f32, vRange 22.5', (s) => Object.assign(s.pv, { accumulator: 'f32', vRange: 22.5 })],
+    ['16-bit P·V on sm_89', (s) => (s.pv = { instruction: 'm16n8k16' })],
+  ];
+  const specs = variations.map(([label, edit]) => [label, parseSpec(edited(base(), edit))] as const);
+
+  it('differs for specs that differ in any code-changing field', () => {
+    const byName = new Map<string, string>();
+    for (const [label, spec] of specs) {
+      const name = variantName(spec);
+      expect(byName.get(name), `"${label}" and "${byName.get(name)}" share the name ${name}`).toBeUndefined();
+      byName.set(name, label);
+    }
+    expect(byName.size).toBe(variations.length);
+  });
+
+  it('is stable: the same spec (any key order) always gets the same name', () => {
+    const reverseKeys = (v: unknown): unknown =>
+      v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reverseKeys(x)])) : v;
+    for (const [label, spec] of specs) {
+      expect(variantName(parseSpec(structuredClone(spec))), label).toBe(variantName(spec));
+      const reordered = reverseKeys(spec);
+      expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(spec));
+      expect(variantName(parseSpec(reordered)), label).toBe(variantName(spec));
+    }
+  });
+
+  it('is a lower-case C identifier (it names a C++ namespace and a descriptor symbol)', () => {
+    for (const [label, spec] of specs) expect(variantName(spec), label).toMatch(/^[a-z][a-z0-9_]*$/);
+  });
+
+  it('is a C identifier even for ranges JavaScript prints in exponent form (vRange 1e-7)', () => {
+    // The schema accepts any positive vRange; String(1e-7) is "1e-7", whose "-" cannot go in a C++ name.
+    const spec = parseSpec(edited(base(), (s) => Object.assign(s.pv, { accumulator: 'f32', vRange: 1e-7 })));
+    expect(variantName(spec)).toMatch(/^[a-z][a-z0-9_]*$/);
+  });
+
+  it('is the explicit name when the spec has one', () => {
+    expect(variantName(parseSpec(edited(base(), (s) => (s.name = 'my_kernel'))))).toBe('my_kernel');
+  });
+});
+
+describe('JSON Schema', () => {
+  const schema = attentionSpecJsonSchema();
+
+  it('is an object schema that refuses unknown top-level fields', () => {
+    expect(schema.type).toBe('object');
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.required).toEqual(expect.arrayContaining(['arch', 'headDim', 'causal', 'dtype', 'layout', 'tiling', 'qk', 'pv']));
+  });
+
+  it('lists the five archs as the arch enum', () => {
+    const arch = (schema.properties as Record<string, { enum?: unknown[] }>).arch;
+    expect(arch?.enum).toEqual([...ARCHS]);
+    expect(ARCHS).toHaveLength(5);
+  });
+
+  it('accepts every default spec (checked with the test helper validator)', () => {
+    for (const arch of ARCHS)
+      for (const headDim of HEAD_DIMS) {
+        expect(validateJsonSchema(schema, defaultSpecInput({ arch, headDim })), `${arch} D=${headDim}`).toEqual([]);
+      }
+  });
+
+  it('refuses what zod refuses on shape: an unknown field, an unknown arch, headDim 96', () => {
+    // Proves the validator and the schema can fail, so the acceptance above means something.
+    expect(validateJsonSchema(schema, edited(sm89d128(), (s) => (s.extra = 1)))).not.toEqual([]);
+    expect(validateJsonSchema(schema, edited(sm89d128(), (s) => (s.arch = 'sm_75')))).not.toEqual([]);
+    expect(validateJsonSchema(schema, edited(sm89d128(), (s) => (s.headDim = 96)))).not.toEqual([]);
+    expect(validateJsonSchema(schema, edited(sm89d128(), (s) => (s.pv = { instruction: 'm16n8k16', accumulator: 'f16' })))).not.toEqual([]);
+  });
+
+  it('is committed as dsl/attention-spec.schema.json and that file is up to date', () => {
+    const file = path.join(ROOT, 'dsl', 'attention-spec.schema.json');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new Error(`${file} is missing: run \`npm run schema\` (node dist/cli/sagegen.js schema --out dsl/attention-spec.schema.json)`);
+    }
+    expect(JSON.parse(text), 'dsl/attention-spec.schema.json is stale: run `npm run schema` and commit it').toEqual(
+      JSON.parse(JSON.stringify(schema)),
+    );
+  });
+});
