@@ -59,7 +59,9 @@ typedef enum sagegen_layout {
   SAGEGEN_LAYOUT_NHD = 1
 } sagegen_layout;
 
-/* Strides in elements. The head-dim stride is always 1. All zero: contiguous in `layout`. */
+/* Strides in elements. The head-dim stride is always 1. All three zero: contiguous in `layout`.
+ * Otherwise each must be a non-negative multiple of 8 elements (every row starts 16-byte aligned),
+ * also for dimensions of size 1; inputs may repeat rows (stride 0 broadcasts), the output may not. */
 typedef struct sagegen_strides {
   int64_t batch;
   int64_t head;
@@ -74,7 +76,7 @@ typedef struct sagegen_forward_args {
   const void* k;        /* [batch, num_kv_heads, kv_len, head_dim] */
   const void* v;        /* [batch, num_kv_heads, kv_len, head_dim] */
   void* o;              /* [batch, num_q_heads, qo_len, head_dim], same dtype as q */
-  float* lse;           /* optional: [batch, num_q_heads, qo_len] fp32 contiguous, natural log; NULL: not written */
+  float* lse;           /* optional: [batch, num_q_heads, qo_len] fp32 contiguous, 4-byte aligned, natural log; NULL: not written */
 
   sagegen_dtype dtype;
   sagegen_layout layout;
@@ -86,10 +88,13 @@ typedef struct sagegen_forward_args {
   int64_t head_dim;
   sagegen_strides q_strides, k_strides, v_strides, o_strides;
 
-  int32_t causal;       /* nonzero: bottom-right aligned causal mask (query i sees keys j <= i + kv_len - qo_len) */
+  /* GQA/MQA: query head h reads kv head h / (num_q_heads / num_kv_heads).
+   * causal nonzero: bottom-right aligned mask, query i sees keys j <= i + kv_len - qo_len. A query
+   * row that sees no key (qo_len > kv_len) gets o = 0 and lse = -inf. */
+  int32_t causal;
   float softmax_scale;  /* <= 0 is an error; use sagegen_default_scale(head_dim) for 1/sqrt(head_dim) */
 
-  void* workspace;      /* device memory, 256-byte aligned, at least sagegen_workspace_size(...) bytes */
+  void* workspace;      /* device memory, 256-byte aligned, at least sagegen_workspace_size(...) bytes; never NULL */
   size_t workspace_bytes;
 } sagegen_forward_args;
 
@@ -97,17 +102,21 @@ typedef struct sagegen_forward_args {
  * set it), everything else zero/NULL. */
 SAGEGEN_API void sagegen_forward_args_init(sagegen_forward_args* args);
 
-/* Device bytes the forward needs for quantized copies of q, k, v and their scales. 0 on bad sizes. */
+/* Device bytes the forward needs for quantized copies of q, k, v and their scales (the largest over
+ * the built variants of this head dim). 0 on bad sizes or a head dim that was not built. */
 SAGEGEN_API size_t sagegen_workspace_size(int64_t batch, int64_t num_q_heads, int64_t num_kv_heads,
                                           int64_t qo_len, int64_t kv_len, int64_t head_dim);
 
 /* Runs quantization and attention on `stream`. Asynchronous; returns after the launches. */
 SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sagegen_stream_t stream);
 
-/* Text for a status code; never NULL. */
+/* Text for a status code; never NULL. When several arguments are wrong, the first check in this
+ * order reports: args/ABI, pointers and alignment, dtype, layout, sizes, head dim, scale, strides,
+ * workspace size, device. */
 SAGEGEN_API const char* sagegen_status_string(sagegen_status status);
 
-/* Detail of the last error on the calling thread (names the argument and the value); "" if none. */
+/* Detail of the last error on the calling thread (names the argument and the value); "" after a
+ * successful call (every sagegen_forward clears it first). */
 SAGEGEN_API const char* sagegen_last_error_detail(void);
 
 SAGEGEN_API float sagegen_default_scale(int64_t head_dim);
