@@ -44,8 +44,17 @@ typedef enum sagegen_status {
   SAGEGEN_STATUS_BAD_SCALE = 11,            /* softmax scale is NaN, Inf or <= 0 */
   SAGEGEN_STATUS_ABI_MISMATCH = 12,         /* args->struct_size / abi_version do not match this library */
   SAGEGEN_STATUS_CUDA_ERROR = 13,           /* a CUDA runtime call or a kernel launch failed */
-  SAGEGEN_STATUS_SIZE_OVERFLOW = 14         /* a tensor extent does not fit the library's index arithmetic */
+  SAGEGEN_STATUS_SIZE_OVERFLOW = 14,        /* a tensor extent does not fit the library's index arithmetic */
+  SAGEGEN_STATUS_BAD_PHASES = 15            /* sagegen_forward_phases: phases is empty or has unknown bits */
 } sagegen_status;
+
+/* The two phases of a forward: quantization (K mean, INT8 Q and K, FP8 V, written into the
+ * workspace) and attention (reads the workspace, writes o and lse). */
+typedef enum sagegen_phase {
+  SAGEGEN_PHASE_QUANTIZE = 1,
+  SAGEGEN_PHASE_ATTENTION = 2,
+  SAGEGEN_PHASE_ALL = 3
+} sagegen_phase;
 
 typedef enum sagegen_dtype {
   SAGEGEN_DTYPE_FP16 = 0,
@@ -109,6 +118,11 @@ SAGEGEN_API size_t sagegen_workspace_size(int64_t batch, int64_t num_q_heads, in
 
 /* Runs quantization and attention on `stream`. Asynchronous; returns after the launches. */
 SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sagegen_stream_t stream);
+
+/* sagegen_forward restricted to some phases. SAGEGEN_PHASE_ATTENTION alone reads the workspace that
+ * an earlier call with SAGEGEN_PHASE_QUANTIZE and the same arguments filled: it exists to time the
+ * attention kernel by itself. Arguments are validated exactly as by sagegen_forward. */
+SAGEGEN_API sagegen_status sagegen_forward_phases(const sagegen_forward_args* args, sagegen_stream_t stream, uint32_t phases);
 
 /* Text for a status code; never NULL. When several arguments are wrong, the first check in this
  * order reports: args/ABI, pointers and alignment, dtype, layout, sizes, head dim, scale, strides,

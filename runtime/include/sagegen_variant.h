@@ -51,7 +51,8 @@ struct VariantDescriptor {
   int dtype;              // sagegen_dtype
   bool causal;
   size_t (*workspaceSize)(const ProblemShape&);
-  cudaError_t (*run)(const VariantCall&, cudaStream_t);
+  // phases: sagegen_phase bits (quantize, attention).
+  cudaError_t (*run)(const VariantCall&, cudaStream_t, unsigned phases);
 };
 
 // Generated: the variants built into this library.

@@ -240,16 +240,23 @@ SAGEGEN_API size_t sagegen_workspace_size(int64_t batch, int64_t num_q_heads, in
   return workspaceFor({batch, num_q_heads, num_kv_heads, qo_len, kv_len, head_dim});
 }
 
-SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sagegen_stream_t stream) {
+SAGEGEN_API sagegen_status sagegen_forward_phases(const sagegen_forward_args* args, sagegen_stream_t stream, uint32_t phases) {
   lastErrorDetail.clear();
+  if (phases == 0 || (phases & ~uint32_t(SAGEGEN_PHASE_ALL)) != 0)
+    return fail(SAGEGEN_STATUS_BAD_PHASES, "phases = %u: must be a non-empty combination of SAGEGEN_PHASE_QUANTIZE (1) and SAGEGEN_PHASE_ATTENTION (2)",
+                phases);
   sagegen::VariantCall call{};
   const sagegen::VariantDescriptor* variant = nullptr;
   const sagegen_status st = validate(args, &call, &variant);
   if (st != SAGEGEN_STATUS_OK) return st;
-  const cudaError_t err = variant->run(call, reinterpret_cast<cudaStream_t>(stream));
+  const cudaError_t err = variant->run(call, reinterpret_cast<cudaStream_t>(stream), phases);
   if (err != cudaSuccess)
     return fail(SAGEGEN_STATUS_CUDA_ERROR, "variant %s: %s (%s)", variant->name, cudaGetErrorName(err), cudaGetErrorString(err));
   return SAGEGEN_STATUS_OK;
+}
+
+SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sagegen_stream_t stream) {
+  return sagegen_forward_phases(args, stream, SAGEGEN_PHASE_ALL);
 }
 
 SAGEGEN_API const char* sagegen_status_string(sagegen_status status) {
@@ -269,6 +276,7 @@ SAGEGEN_API const char* sagegen_status_string(sagegen_status status) {
     case SAGEGEN_STATUS_ABI_MISMATCH: return "caller was compiled against another sagegen.h ABI";
     case SAGEGEN_STATUS_CUDA_ERROR: return "a CUDA call failed";
     case SAGEGEN_STATUS_SIZE_OVERFLOW: return "a size exceeds the supported range";
+    case SAGEGEN_STATUS_BAD_PHASES: return "phases must combine SAGEGEN_PHASE_QUANTIZE and SAGEGEN_PHASE_ATTENTION";
   }
   return "unknown status";
 }

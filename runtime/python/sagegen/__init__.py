@@ -12,7 +12,7 @@ import math
 import torch
 
 from . import _abi, _lib
-from ._abi import ABI_VERSION, DType, Layout, SagegenForwardArgs, SagegenStrides, Status
+from ._abi import Phase, ABI_VERSION, DType, Layout, SagegenForwardArgs, SagegenStrides, Status
 from ._lib import LibraryNotFoundError, library_path, load_library
 
 __all__ = [
@@ -222,9 +222,9 @@ def _fill_args(args, q, k, v, o, lse, layout, dims, causal, scale, workspace):
     args.workspace_bytes = workspace.numel()
 
 
-def _run(lib, args, device):
+def _run(lib, args, device, phases=_abi.Phase.ALL):
     stream = _stream_handle(device)
-    status = lib.sagegen_forward(ctypes.byref(args), stream)
+    status = lib.sagegen_forward_phases(ctypes.byref(args), stream, phases)
     if status != Status.OK:
         # Read the thread-local detail right away, before anything else can call the library.
         detail = _lib.decode(lib.sagegen_last_error_detail())
@@ -275,3 +275,32 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
         _fill_args(args, q, k, v, o, lse, tensor_layout, dims, is_causal, scale, workspace)
         _run(lib, args, q.device)
     return (o, lse) if return_lse else o
+
+
+def prepare(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return_lse=False):
+    """A forward prepared for repeated launches (benchmarks): o, lse and the workspace are allocated
+    once. Returns (run, o, lse); run(phases=Phase.ALL) launches on torch's current stream, and
+    run(Phase.ATTENTION) re-runs the attention kernel alone on the workspace an earlier
+    run(Phase.QUANTIZE) or run() filled."""
+    if tensor_layout not in _LAYOUTS:
+        raise ValueError(f"tensor_layout must be 'HND' or 'NHD', got {tensor_layout!r}")
+    _check_inputs(q, k, v, tensor_layout)
+    b, hq, nq, d = _extents(q, tensor_layout)
+    _, hkv, nk, _ = _extents(k, tensor_layout)
+    scale = _scale(sm_scale, d)
+    q, k, v = _materialize(q), _materialize(k), _materialize(v)
+    lib = _lib.get_library()
+    dims = (b, hq, hkv, nq, nk, d)
+    with _device_guard(q.device):
+        o = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        lse = torch.empty((b, hq, nq), dtype=torch.float32, device=q.device) if return_lse else None
+        workspace = torch.empty(max(lib.sagegen_workspace_size(*dims), _MIN_WORKSPACE), dtype=torch.uint8, device=q.device)
+    args = _lib.new_args(lib)
+    _fill_args(args, q, k, v, o, lse, tensor_layout, dims, is_causal, scale, workspace)
+    keep = (q, k, v, workspace)  # the closure keeps every buffer the pointers in args refer to
+
+    def run(phases=_abi.Phase.ALL):
+        with _device_guard(keep[0].device):
+            _run(lib, args, keep[0].device, phases)
+
+    return run, o, lse

@@ -28,6 +28,15 @@ class Status:
     ABI_MISMATCH = 12
     CUDA_ERROR = 13
     SIZE_OVERFLOW = 14
+    BAD_PHASES = 15
+
+
+class Phase:
+    """sagegen_phase bits for sagegen_forward_phases."""
+
+    QUANTIZE = 1
+    ATTENTION = 2
+    ALL = 3
 
 
 class DType:
@@ -114,6 +123,7 @@ def declare_prototypes(lib):
         "sagegen_forward_args_init": (None, [args_p]),
         "sagegen_workspace_size": (ctypes.c_size_t, [i64, i64, i64, i64, i64, i64]),
         "sagegen_forward": (c_enum, [args_p, ctypes.c_void_p]),
+        "sagegen_forward_phases": (c_enum, [args_p, ctypes.c_void_p, ctypes.c_uint32]),
         "sagegen_status_string": (ctypes.c_char_p, [c_enum]),
         "sagegen_last_error_detail": (ctypes.c_char_p, []),
         "sagegen_default_scale": (ctypes.c_float, [i64]),
