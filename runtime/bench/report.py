@@ -62,8 +62,10 @@ def _describe(result):
 def _checked_tops(result):
     """TOP/s of a result recomputed from median_ms, or None when it has no timing (error entry).
 
-    Raises ValueError for anything inconsistent: a stored `tops` off by more than 0.1%, a timing and
-    an error at once, neither a timing nor an error, a non-finite or non-positive time, min > median.
+    An entry may carry both a timing and an error (bench.py times a kernel, then finds NaN in its
+    output): the timing is still checked, but analyse() shows such an entry as failed, not as a number.
+    Raises ValueError for anything inconsistent: a stored `tops` off by more than 0.1%, tops without
+    a timing, neither a timing nor an error, a non-finite or non-positive time, min > median.
     """
     what = _describe(result)
     median = result.get("median_ms")
@@ -75,8 +77,6 @@ def _checked_tops(result):
         if not error:
             raise ValueError("%s: neither median_ms nor error" % what)
         return None
-    if error:
-        raise ValueError("%s: has both median_ms=%r and error=%r" % (what, median, error))
     if isinstance(median, bool) or not isinstance(median, (int, float)) or not math.isfinite(median) or median <= 0:
         raise ValueError("%s: median_ms=%r is not a positive finite number" % (what, median))
     min_ms = result.get("min_ms")
@@ -145,7 +145,10 @@ class _Group:
             for n in self.seqs:
                 r = self.cells.get((s, n))
                 if r is not None and self.tops[(s, n)] is None:
-                    out.append((s, n, str(r.get("error"))))
+                    msg = str(r.get("error"))
+                    if r.get("median_ms") is not None:
+                        msg += " (timed at %.4g ms median; not reported)" % r["median_ms"]
+                    out.append((s, n, msg))
         return out
 
 
@@ -157,6 +160,8 @@ def analyse(raw):
     groups = {}
     for r in results:
         tops = _checked_tops(r)
+        if r.get("error"):
+            tops = None  # a failed entry never shows a number, even when it was timed
         key = (r["batch"], r["heads"], r["head_dim"], bool(r["causal"]), r["dtype"])
         g = groups.setdefault(key, _Group(key))
         cell = (series_name(r), r["seq"])
@@ -198,13 +203,22 @@ def _md_code(text):
     return "%s%s%s%s%s" % (fence, pad, text, pad, fence)
 
 
+def _fmt(v):
+    """A measured number as read: 1980.0 -> 1980, 70.1 -> 70.1."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
 def _clocks(c):
     if not c:
         return MISSING
+    if c.get("error") is not None and not any(k in c for k in ("sm_mhz", "mem_mhz", "temp_c", "power_w")):
+        return "unavailable (%s)" % _md_cell(c["error"])
     parts = []
     for key, unit in (("sm_mhz", "MHz SM"), ("mem_mhz", "MHz mem"), ("temp_c", "°C"), ("power_w", "W")):
         v = c.get(key)
-        parts.append("%s %s" % (MISSING if v is None else v, unit))
+        parts.append("%s %s" % (MISSING if v is None else _md_cell(_fmt(v)), unit))
     return ", ".join(parts)
 
 
@@ -222,7 +236,7 @@ def markdown(raw):
         command = shlex.join(str(c) for c in command)
     timing = raw.get("timing") or {}
     timing_txt = _md_cell(timing.get("method", MISSING))
-    extras = ["%s %s" % (k, timing[k]) for k in ("warmup_ms", "rep_ms", "min_reps") if k in timing]
+    extras = ["%s %s" % (k, _fmt(timing[k])) for k in ("warmup_ms", "rep_ms", "min_reps") if k in timing]
     if extras:
         timing_txt += " (" + ", ".join(extras) + ")"
 
@@ -340,7 +354,7 @@ def svg(raw):
     # Legend: entries laid out left to right, wrapped to the chart width.
     title = "Attention forward throughput: %s" % (raw.get("device") or "unknown device")
     sub = "TOP/s from median times; %s; %s" % (raw.get("date") or "", (raw.get("commit") or "")[:12])
-    legend_top = 52
+    legend_top = 62
     x, y, legend = 16, legend_top, []
     for s in order:
         w = 34 + _text_width(s) + 18
@@ -370,11 +384,13 @@ def svg(raw):
     o.append('</g>')
 
     pw, ph = PANEL_W - PLOT_L - PLOT_R, PANEL_H - PLOT_T - PLOT_B
+    # One y scale for every panel (small multiples compare at a glance); causal TOP/s count only the
+    # unmasked half of the work, so they are on the same footing.
+    every = [v for g in groups for v in g.tops.values() if v is not None]
+    ymax, ystep = _nice_ceiling(max(every) if every else 0.0)
     for i, g in enumerate(groups):
         ox, oy = (i % ncols) * PANEL_W, top + (i // ncols) * PANEL_H
         seqs = g.seqs
-        vals = [v for v in g.tops.values() if v is not None]
-        ymax, ystep = _nice_ceiling(max(vals) if vals else 0.0)
         lo, hi = math.log2(seqs[0]), math.log2(seqs[-1])
         span = hi - lo
 
@@ -443,19 +459,19 @@ def write_reports(raw, out_dir, stem):
     """Write <stem>.json (raw data, indent 1), <stem>.md, <stem>.svg into out_dir.
 
     Both reports are rendered (and so validated) before anything is written.
-    Returns {"json": path, "md": path, "svg": path}.
+    Returns the three paths, in that order.
     """
     md, chart = markdown(raw), svg(raw)
     os.makedirs(out_dir, exist_ok=True)
     paths = {ext: os.path.join(out_dir, "%s.%s" % (stem, ext)) for ext in ("json", "md", "svg")}
     with open(paths["json"], "w", encoding="utf-8") as f:
-        json.dump(raw, f, indent=1, ensure_ascii=False)
+        json.dump(raw, f, indent=1)
         f.write("\n")
     with open(paths["md"], "w", encoding="utf-8") as f:
         f.write(md)
     with open(paths["svg"], "w", encoding="utf-8") as f:
         f.write(chart)
-    return paths
+    return [paths["json"], paths["md"], paths["svg"]]
 
 
 def main(argv=None):
@@ -472,7 +488,7 @@ def main(argv=None):
     except ValueError as e:
         print("report.py: %s" % e, file=sys.stderr)
         return 1
-    for p in paths.values():
+    for p in paths:
         print(p)
     return 0
 

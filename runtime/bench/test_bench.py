@@ -140,9 +140,10 @@ def synthetic_raw():
         "torch": "2.11.0+cu130", "cuda": "13.0", "date": "2026-11-22T21:00:00+00:00",
         "commit": "0123456789abcdef0123456789abcdef01234567",
         "command": ["python3", "runtime/bench/bench.py", "--lib", "a b.so"],
-        "clocks_before": {"sm_mhz": 1980, "mem_mhz": 2619, "temp_c": 40, "power_w": 70.1},
-        "clocks_after": {"sm_mhz": 1755, "mem_mhz": 2619, "temp_c": 61, "power_w": 312.5},
-        "timing": {"method": "cuda events around a loop", "warmup_ms": 25, "rep_ms": 100, "min_reps": 5},
+        # floats, as bench.py's nvidia-smi parsing gives them
+        "clocks_before": {"sm_mhz": 1980.0, "mem_mhz": 2619.0, "temp_c": 40.0, "power_w": 70.1},
+        "clocks_after": {"sm_mhz": 1755.0, "mem_mhz": 2619.0, "temp_c": 61.0, "power_w": 312.5},
+        "timing": {"method": "cuda events around a loop", "warmup_ms": 25.0, "rep_ms": 100.0, "min_reps": 5},
         "libraries": {
             LIB_A: {"path": "generated/sm_90a_d64-128/lib/libsagegen.so", "variants": [variant]},
             LIB_B: {"path": "generated/sm_80_d64-128/lib/libsagegen.so", "variants": [variant]},
@@ -199,6 +200,14 @@ class MarkdownTest(unittest.TestCase):
             self.assertIn(text, self.md)
         self.assertIn("Clocks before", self.md)
         self.assertIn("Clocks after", self.md)
+        self.assertIn("1980 MHz SM", self.md)
+        self.assertNotIn("1980.0", self.md)
+
+    def test_unreadable_clocks(self):
+        raw = synthetic_raw()
+        raw["clocks_after"] = {"error": "nvidia-smi: not found"}
+        md = report.markdown(raw)
+        self.assertIn("| Clocks after | unavailable (nvidia-smi: not found) |", md)
 
     def test_one_table_per_group(self):
         self.assertEqual(list(self.tables), ["D=64 causal bf16 (B=4, H=32)", "D=128 non-causal fp16 (B=4, H=32)"])
@@ -383,7 +392,6 @@ class ValidationTest(unittest.TestCase):
         cases = {
             "tops without a time": lambda r: r.update(median_ms=None, error="x"),
             "time without tops": lambda r: r.update(tops=None),
-            "time and error": lambda r: r.update(error="boom"),
             "neither": lambda r: r.update(median_ms=None, tops=None),
             "zero time": lambda r: r.update(median_ms=0.0),
             "nan time": lambda r: r.update(median_ms=float("nan")),
@@ -394,6 +402,29 @@ class ValidationTest(unittest.TestCase):
             change(self.find(raw, "sagegen", 2048))
             with self.assertRaises(ValueError, msg=what):
                 report.markdown(raw)
+
+    def test_timed_entry_with_an_error_shows_no_number(self):
+        # bench.py keeps the timing of a kernel whose output had NaN/Inf, with an error beside it
+        raw = synthetic_raw()
+        r = next(r for r in raw["results"] if r["kernel"] == "sagegen" and r["library"] == LIB_B
+                 and r["mode"] == "whole" and r["seq"] == 1024 and r["dtype"] == "fp16")
+        r["error"] = "output has NaN/Inf"
+        header, rows = md_tables(report.markdown(raw))["D=128 non-causal fp16 (B=4, H=32)"]
+        row = dict(zip(header, rows[0]))
+        s = "sagegen %s whole" % LIB_B
+        self.assertEqual(row["%s TOP/s" % s], DASH)
+        self.assertEqual(row["%s × flash" % s], DASH)
+        self.assertIn("- %s, N=1024: `output has NaN/Inf (timed at 0.19 ms median; not reported)`" % s,
+                      report.markdown(raw))
+        root = ET.fromstring(report.svg(raw))
+        drawn = [int(c.get("data-n")) for g in root.iter(SVG_NS + "g")
+                 if g.get("class") == "series" and g.get("data-series") == s
+                 for c in g.findall(SVG_NS + "circle")]
+        self.assertEqual(sorted(drawn), sorted(SEQS + SEQS[1:]))  # N=1024 missing in the fp16 panel only
+        # its timing is still checked
+        r["tops"] *= 2
+        with self.assertRaises(ValueError):
+            report.markdown(raw)
 
     def test_duplicate_entry_raises(self):
         raw = synthetic_raw()
@@ -408,17 +439,18 @@ class WriteReportsTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "sub", "dir")
             paths = report.write_reports(raw, out, "h100")
-            self.assertEqual(sorted(paths), ["json", "md", "svg"])
-            for ext, p in paths.items():
-                self.assertEqual(p, os.path.join(out, "h100." + ext))
+            self.assertEqual(list(paths), [os.path.join(out, "h100." + ext) for ext in ("json", "md", "svg")])
+            for p in paths:
                 self.assertTrue(os.path.isfile(p))
-            with open(paths["json"], encoding="utf-8") as f:
+            j, md, chart = paths
+            with open(j, encoding="utf-8") as f:
                 self.assertEqual(json.load(f), raw)
-            with open(paths["md"], encoding="utf-8") as f:
+            with open(md, encoding="utf-8") as f:
                 self.assertEqual(f.read(), report.markdown(raw))
-            with open(paths["svg"], encoding="utf-8") as f:
-                ET.fromstring(f.read())
-            with open(paths["json"], encoding="utf-8") as f:
+            with open(chart, encoding="utf-8") as f:
+                self.assertEqual(f.read(), report.svg(raw))
+                ET.parse(chart)
+            with open(j, encoding="utf-8") as f:
                 self.assertTrue(f.read().startswith('{\n "device"'))  # indent 1
 
     def test_invalid_data_writes_nothing(self):
