@@ -25,6 +25,13 @@ export const TilingSchema = z
     warpQ: positiveInt.describe('query rows per warp (WARP_Q); multiple of 16'),
     warps: z.literal([1, 2, 4, 8]).describe('warps per block'),
     stages: z.number().int().min(2).max(4).describe('shared-memory stages of the K/V cp.async pipeline (2 = double buffering)'),
+    minBlocksPerSm: z
+      .number()
+      .int()
+      .min(1)
+      .max(4)
+      .default(1)
+      .describe('blocks per SM the attention kernel must fit (__launch_bounds__): caps registers at 65536 / (threads × this)'),
   })
   .strict();
 
@@ -190,7 +197,7 @@ export function variantName(spec: AttentionSpec): string {
     `d${spec.headDim}`,
     spec.dtype,
     spec.causal ? 'causal' : 'full',
-    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}`,
+    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}`,
     `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}`,
     pv,
   ].join('_');

@@ -101,12 +101,16 @@ export interface KernelPlan {
     needsOptIn: boolean;
   };
   registers: RegisterEstimate;
+  /** __launch_bounds__ minimum blocks per SM, and the register ceiling per thread it implies. */
+  minBlocksPerSm: number;
+  registerBudget: number;
 }
 
 const CHUNK = 16;
 const QUANT_THREADS = 128;
 const STATS_ROWS = 256;
-const REGISTER_OVERHEAD = 40;
+// Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
+const REGISTER_OVERHEAD = 16;
 
 function smemTile(rows: number, rowBytes: number, stages: number, offset: number, threads: number): SmemTile {
   const chunksPerRow = rowBytes / CHUNK;
@@ -157,7 +161,9 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   // Keep Q's mma fragments in registers for the whole kernel when they fit beside the accumulators;
   // otherwise re-read them from shared memory (ldmatrix) every key tile.
   const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true);
-  const qFragmentsInRegisters = withQ.total <= cap.maxRegistersPerThread;
+  // Registers per thread the launch bounds leave: the register file (64K) shared by minBlocksPerSm blocks.
+  const registerBudget = Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
+  const qFragmentsInRegisters = withQ.total <= registerBudget;
   const registers = qFragmentsInRegisters ? withQ : registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, false);
 
   const q = smemTile(t.ctaQ, D, 1, 0, threads);
@@ -187,11 +193,18 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       });
     }
   }
-  if (registers.total > cap.maxRegistersPerThread) {
+  if (registers.total > registerBudget) {
     issues.push({
-      field: 'tiling.warpQ',
-      value: t.warpQ,
-      rule: `accumulators need about ${registers.total} registers per thread (O ${registers.outputAccumulator} + S ${registers.scoreAccumulator} + ${registers.overhead}), over ${cap.maxRegistersPerThread}; lower warpQ or ctaK`,
+      field: t.minBlocksPerSm > 1 && registers.total <= cap.maxRegistersPerThread ? 'tiling.minBlocksPerSm' : 'tiling.warpQ',
+      value: t.minBlocksPerSm > 1 && registers.total <= cap.maxRegistersPerThread ? t.minBlocksPerSm : t.warpQ,
+      rule: `accumulators need about ${registers.total} registers per thread (O ${registers.outputAccumulator} + S ${registers.scoreAccumulator} + ${registers.overhead}), over the ${registerBudget} that ${t.minBlocksPerSm} block(s) of ${threads} threads per SM leave; lower warpQ, ctaK or minBlocksPerSm`,
+    });
+  }
+  if (totalBytes * t.minBlocksPerSm > cap.maxSharedMemoryPerBlock) {
+    issues.push({
+      field: 'tiling.minBlocksPerSm',
+      value: t.minBlocksPerSm,
+      rule: `${t.minBlocksPerSm} blocks × ${totalBytes} bytes of shared memory exceed ${spec.arch}'s ${cap.maxSharedMemoryPerBlock} per SM`,
     });
   }
   if (issues.length) throw new SpecError(issues);
@@ -263,5 +276,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
     registers,
+    minBlocksPerSm: t.minBlocksPerSm,
+    registerBudget,
   };
 }
