@@ -21,7 +21,7 @@ import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularit
  * everywhere (170–180 registers). The autotuner is free to pick other shapes.
  */
 export function defaultTiling(_headDim: 64 | 128): Tiling {
-  return { ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8, stages: 2, minBlocksPerSm: 1 };
+  return { ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8, stages: 2, minBlocksPerSm: 1, overlapQk: false };
 }
 
 /** Default P·V for an arch: the SageAttention2++ FP8 f16-accumulate form where FP8 mma exists. */

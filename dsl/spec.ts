@@ -32,6 +32,10 @@ export const TilingSchema = z
       .max(4)
       .default(1)
       .describe('blocks per SM the attention kernel must fit (__launch_bounds__): caps registers at 65536 / (threads × this)'),
+    overlapQk: z
+      .boolean()
+      .default(false)
+      .describe('issue the Q·Kᵀ mma of the next key tile before the softmax of this one (needs stages ≥ 3)'),
   })
   .strict();
 
@@ -132,6 +136,9 @@ export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
     add('tiling.ctaK', tiling.ctaK, 'must be a power of two, at least 32 (the k of the FP8 P·V mma; swizzled shared rows)');
   }
   if (tiling.ctaK > 256) add('tiling.ctaK', tiling.ctaK, 'must be at most 256');
+  if (tiling.overlapQk && tiling.stages < 3) {
+    add('tiling.stages', tiling.stages, 'must be at least 3 with overlapQk (the current tile, the next one, and one in flight)');
+  }
   if (tiling.warpQ > 64) add('tiling.warpQ', tiling.warpQ, 'must be at most 64 (accumulators would not fit in registers)');
 
   for (const instruction of instructionsOf(spec)) {
@@ -197,7 +204,7 @@ export function variantName(spec: AttentionSpec): string {
     `d${spec.headDim}`,
     spec.dtype,
     spec.causal ? 'causal' : 'full',
-    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}`,
+    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}`,
     `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}`,
     pv,
   ].join('_');

@@ -104,6 +104,8 @@ export interface KernelPlan {
   /** __launch_bounds__ minimum blocks per SM, and the register ceiling per thread it implies. */
   minBlocksPerSm: number;
   registerBudget: number;
+  /** The next tile's Q·Kᵀ is issued before this tile's softmax (software pipelining). */
+  overlapQk: boolean;
 }
 
 const CHUNK = 16;
@@ -132,9 +134,9 @@ function smemTile(rows: number, rowBytes: number, stages: number, offset: number
   };
 }
 
-function registerEstimate(mTiles: number, qkNTiles: number, pvNTiles: number, qkKSteps: number, qInRegs: boolean): RegisterEstimate {
+function registerEstimate(mTiles: number, qkNTiles: number, pvNTiles: number, qkKSteps: number, qInRegs: boolean, overlapQk: boolean): RegisterEstimate {
   const outputAccumulator = mTiles * pvNTiles * 4;
-  const scoreAccumulator = mTiles * qkNTiles * 4;
+  const scoreAccumulator = mTiles * qkNTiles * 4 * (overlapQk ? 2 : 1);
   const queryFragments = qInRegs ? mTiles * qkKSteps * 4 : 0;
   return {
     outputAccumulator,
@@ -161,13 +163,13 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
 
   // Keep Q's mma fragments in registers for the whole kernel when they fit beside the accumulators;
   // otherwise re-read them from shared memory (ldmatrix) every key tile.
-  const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true);
+  const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true, t.overlapQk);
   // Registers per thread the launch bounds leave: the register file (64K) shared by minBlocksPerSm blocks.
   const registerBudget = Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
   // ptxas needs about 50 registers beyond the accumulator count (measured: 181 for an estimate of 128
   // at WARP_Q 16, D 128); Q stays in registers only when that margin is left, else it spills.
   const qFragmentsInRegisters = withQ.total + Q_REGISTER_MARGIN <= registerBudget;
-  const registers = qFragmentsInRegisters ? withQ : registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, false);
+  const registers = qFragmentsInRegisters ? withQ : registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, false, t.overlapQk);
 
   const q = smemTile(t.ctaQ, D, 1, 0, threads);
   const k = smemTile(t.ctaK, D, t.stages, q.bytes, threads);
@@ -281,5 +283,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     registers,
     minBlocksPerSm: t.minBlocksPerSm,
     registerBudget,
+    overlapQk: t.overlapQk,
   };
 }
