@@ -80,11 +80,6 @@ export interface KernelPlan {
     rowsPerPass: number;
     /** Rows of K/V one statistics block reduces before writing a partial sum. */
     statsRows: number;
-    /**
-     * The four lanes sharing a score row share its scale (per-block, per-warp), so the dequantization
-     * folds into the exp2 argument; per-thread K scales differ across the quad and cannot.
-     */
-    foldDequant: boolean;
   };
   pv: {
     fp8: boolean;
@@ -282,7 +277,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       inputChunksPerRow,
       rowsPerPass: QUANT_THREADS / inputChunksPerRow,
       statsRows: STATS_ROWS,
-      foldDequant: granularity !== 'per-thread',
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
