@@ -124,6 +124,27 @@ SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sag
  * attention kernel by itself. Arguments are validated exactly as by sagegen_forward. */
 SAGEGEN_API sagegen_status sagegen_forward_phases(const sagegen_forward_args* args, sagegen_stream_t stream, uint32_t phases);
 
+/* The variants built into this library (for logging what a program links, and for autotuning). */
+typedef struct sagegen_variant_info {
+  const char* name;            /* the variant's name, e.g. sage_sm90a_d128_fp16_full_... (static storage) */
+  int32_t compute_capability;  /* of its target, major*10+minor (sm_90a -> 90) */
+  int32_t arch_specific;       /* 1: SASS for exactly that capability only (sm_90a); 0: PTX for newer GPUs too */
+  int32_t head_dim;
+  sagegen_dtype dtype;
+  int32_t causal;
+} sagegen_variant_info;
+
+SAGEGEN_API int32_t sagegen_variant_count(void);
+
+/* Fills *info for 0 <= index < sagegen_variant_count(); SAGEGEN_STATUS_NO_VARIANT otherwise. */
+SAGEGEN_API sagegen_status sagegen_variant_get_info(int32_t index, sagegen_variant_info* info);
+
+/* sagegen_forward_phases with the variant chosen by the caller instead of the dispatcher (autotuning,
+ * A/B checks). Arguments are validated as by sagegen_forward; the variant must match head_dim, dtype
+ * and causal and run on the current device, else SAGEGEN_STATUS_NO_VARIANT. */
+SAGEGEN_API sagegen_status sagegen_forward_variant(const sagegen_forward_args* args, sagegen_stream_t stream, uint32_t phases,
+                                                   int32_t variant_index);
+
 /* Text for a status code; never NULL. When several arguments are wrong, the first check in this
  * order reports: args/ABI, pointers and alignment, dtype, layout, sizes, head dim, scale, strides,
  * workspace size, device. */

@@ -219,6 +219,34 @@ sagegen_status validate(const sagegen_forward_args* args, sagegen::VariantCall* 
   return SAGEGEN_STATUS_OK;
 }
 
+// Runs a validated call on `forced` (or on the dispatcher's choice when forced is null).
+sagegen_status forwardOn(const sagegen_forward_args* args, sagegen_stream_t stream, uint32_t phases,
+                         const sagegen::VariantDescriptor* forced) {
+  lastErrorDetail.clear();
+  if (phases == 0 || (phases & ~uint32_t(SAGEGEN_PHASE_ALL)) != 0)
+    return fail(SAGEGEN_STATUS_BAD_PHASES, "phases = %u: must be a non-empty combination of SAGEGEN_PHASE_QUANTIZE (1) and SAGEGEN_PHASE_ATTENTION (2)",
+                phases);
+  sagegen::VariantCall call{};
+  const sagegen::VariantDescriptor* variant = nullptr;
+  const sagegen_status st = validate(args, &call, &variant);
+  if (st != SAGEGEN_STATUS_OK) return st;
+  if (forced != nullptr) {
+    int device = 0, major = 0, minor = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+    if (forced->headDim != args->head_dim || forced->dtype != args->dtype || forced->causal != (args->causal != 0) ||
+        !variantRunsOn(*forced, major * 10 + minor))
+      return fail(SAGEGEN_STATUS_NO_VARIANT, "variant %s (head_dim %d, dtype %d, causal %d, sm_%d) does not serve this call on sm_%d%d",
+                  forced->name, forced->headDim, forced->dtype, (int)forced->causal, forced->computeCapability, major, minor);
+    variant = forced;
+  }
+  const cudaError_t err = variant->run(call, reinterpret_cast<cudaStream_t>(stream), phases);
+  if (err != cudaSuccess)
+    return fail(SAGEGEN_STATUS_CUDA_ERROR, "variant %s: %s (%s)", variant->name, cudaGetErrorName(err), cudaGetErrorString(err));
+  return SAGEGEN_STATUS_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -240,23 +268,33 @@ SAGEGEN_API size_t sagegen_workspace_size(int64_t batch, int64_t num_q_heads, in
   return workspaceFor({batch, num_q_heads, num_kv_heads, qo_len, kv_len, head_dim});
 }
 
+
 SAGEGEN_API sagegen_status sagegen_forward_phases(const sagegen_forward_args* args, sagegen_stream_t stream, uint32_t phases) {
-  lastErrorDetail.clear();
-  if (phases == 0 || (phases & ~uint32_t(SAGEGEN_PHASE_ALL)) != 0)
-    return fail(SAGEGEN_STATUS_BAD_PHASES, "phases = %u: must be a non-empty combination of SAGEGEN_PHASE_QUANTIZE (1) and SAGEGEN_PHASE_ATTENTION (2)",
-                phases);
-  sagegen::VariantCall call{};
-  const sagegen::VariantDescriptor* variant = nullptr;
-  const sagegen_status st = validate(args, &call, &variant);
-  if (st != SAGEGEN_STATUS_OK) return st;
-  const cudaError_t err = variant->run(call, reinterpret_cast<cudaStream_t>(stream), phases);
-  if (err != cudaSuccess)
-    return fail(SAGEGEN_STATUS_CUDA_ERROR, "variant %s: %s (%s)", variant->name, cudaGetErrorName(err), cudaGetErrorString(err));
-  return SAGEGEN_STATUS_OK;
+  return forwardOn(args, stream, phases, nullptr);
 }
 
 SAGEGEN_API sagegen_status sagegen_forward(const sagegen_forward_args* args, sagegen_stream_t stream) {
-  return sagegen_forward_phases(args, stream, SAGEGEN_PHASE_ALL);
+  return forwardOn(args, stream, SAGEGEN_PHASE_ALL, nullptr);
+}
+
+SAGEGEN_API sagegen_status sagegen_forward_variant(const sagegen_forward_args* args, sagegen_stream_t stream, uint32_t phases,
+                                                   int32_t variant_index) {
+  if (variant_index < 0 || variant_index >= sagegen::kVariantCount) {
+    lastErrorDetail.clear();
+    return fail(SAGEGEN_STATUS_NO_VARIANT, "variant_index = %d: this library holds %d variants", variant_index, sagegen::kVariantCount);
+  }
+  return forwardOn(args, stream, phases, sagegen::kVariants[variant_index]);
+}
+
+SAGEGEN_API int32_t sagegen_variant_count(void) { return sagegen::kVariantCount; }
+
+SAGEGEN_API sagegen_status sagegen_variant_get_info(int32_t index, sagegen_variant_info* info) {
+  if (info == nullptr) return fail(SAGEGEN_STATUS_NULL_POINTER, "info = NULL");
+  if (index < 0 || index >= sagegen::kVariantCount)
+    return fail(SAGEGEN_STATUS_NO_VARIANT, "index = %d: this library holds %d variants", index, sagegen::kVariantCount);
+  const sagegen::VariantDescriptor& v = *sagegen::kVariants[index];
+  *info = sagegen_variant_info{v.name, v.computeCapability, v.archSpecific ? 1 : 0, v.headDim, static_cast<sagegen_dtype>(v.dtype), v.causal ? 1 : 0};
+  return SAGEGEN_STATUS_OK;
 }
 
 SAGEGEN_API const char* sagegen_status_string(sagegen_status status) {

@@ -222,9 +222,12 @@ def _fill_args(args, q, k, v, o, lse, layout, dims, causal, scale, workspace):
     args.workspace_bytes = workspace.numel()
 
 
-def _run(lib, args, device, phases=_abi.Phase.ALL):
+def _run(lib, args, device, phases=_abi.Phase.ALL, variant=None):
     stream = _stream_handle(device)
-    status = lib.sagegen_forward_phases(ctypes.byref(args), stream, phases)
+    if variant is None:
+        status = lib.sagegen_forward_phases(ctypes.byref(args), stream, phases)
+    else:
+        status = lib.sagegen_forward_variant(ctypes.byref(args), stream, phases, variant)
     if status != Status.OK:
         # Read the thread-local detail right away, before anything else can call the library.
         detail = _lib.decode(lib.sagegen_last_error_detail())
@@ -277,11 +280,27 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
     return (o, lse) if return_lse else o
 
 
-def prepare(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return_lse=False):
+def variants():
+    """The variants built into the loaded library, in registry order (index = position)."""
+    lib = _lib.get_library()
+    out = []
+    for i in range(lib.sagegen_variant_count()):
+        info = _abi.SagegenVariantInfo()
+        status = lib.sagegen_variant_get_info(i, ctypes.byref(info))
+        if status != Status.OK:
+            raise SagegenError(status, _lib.decode(lib.sagegen_status_string(status)), _lib.decode(lib.sagegen_last_error_detail()))
+        out.append({"index": i, "name": _lib.decode(info.name), "compute_capability": info.compute_capability,
+                    "arch_specific": bool(info.arch_specific), "head_dim": info.head_dim,
+                    "dtype": "fp16" if info.dtype == DType.FP16 else "bf16", "causal": bool(info.causal)})
+    return out
+
+
+def prepare(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return_lse=False, variant=None):
     """A forward prepared for repeated launches (benchmarks): o, lse and the workspace are allocated
     once. Returns (run, o, lse); run(phases=Phase.ALL) launches on torch's current stream, and
     run(Phase.ATTENTION) re-runs the attention kernel alone on the workspace an earlier
-    run(Phase.QUANTIZE) or run() filled."""
+    run(Phase.QUANTIZE) or run() filled. variant: an index from variants() to bypass the dispatcher
+    (autotuning); the library refuses one that does not serve the call."""
     if tensor_layout not in _LAYOUTS:
         raise ValueError(f"tensor_layout must be 'HND' or 'NHD', got {tensor_layout!r}")
     _check_inputs(q, k, v, tensor_layout)
@@ -301,6 +320,6 @@ def prepare(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return
 
     def run(phases=_abi.Phase.ALL):
         with _device_guard(keep[0].device):
-            _run(lib, args, keep[0].device, phases)
+            _run(lib, args, keep[0].device, phases, variant)
 
     return run, o, lse

@@ -77,6 +77,19 @@ class SagegenStrides(ctypes.Structure):
     ]
 
 
+class SagegenVariantInfo(ctypes.Structure):
+    """sagegen_variant_info: one variant built into the library."""
+
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("compute_capability", ctypes.c_int32),
+        ("arch_specific", ctypes.c_int32),
+        ("head_dim", ctypes.c_int32),
+        ("dtype", ctypes.c_int),
+        ("causal", ctypes.c_int32),
+    ]
+
+
 class SagegenForwardArgs(ctypes.Structure):
     """sagegen_forward_args. Fill with sagegen_forward_args_init, then set fields."""
 
@@ -124,6 +137,9 @@ def declare_prototypes(lib):
         "sagegen_workspace_size": (ctypes.c_size_t, [i64, i64, i64, i64, i64, i64]),
         "sagegen_forward": (c_enum, [args_p, ctypes.c_void_p]),
         "sagegen_forward_phases": (c_enum, [args_p, ctypes.c_void_p, ctypes.c_uint32]),
+        "sagegen_forward_variant": (c_enum, [args_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int32]),
+        "sagegen_variant_count": (ctypes.c_int32, []),
+        "sagegen_variant_get_info": (c_enum, [ctypes.c_int32, ctypes.POINTER(SagegenVariantInfo)]),
         "sagegen_status_string": (ctypes.c_char_p, [c_enum]),
         "sagegen_last_error_detail": (ctypes.c_char_p, []),
         "sagegen_default_scale": (ctypes.c_float, [i64]),

@@ -39,7 +39,8 @@ def c_program(abi, header):
     def emit(key, expr):
         lines.append(f'  printf("%s %lld\\n", "{key}", (long long)({expr}));')
 
-    for cname, cls in (("sagegen_forward_args", abi.SagegenForwardArgs), ("sagegen_strides", abi.SagegenStrides)):
+    for cname, cls in (("sagegen_forward_args", abi.SagegenForwardArgs), ("sagegen_strides", abi.SagegenStrides),
+                        ("sagegen_variant_info", abi.SagegenVariantInfo)):
         emit(f"{cname}.sizeof", f"sizeof({cname})")
         emit(f"{cname}.alignof", f"_Alignof({cname})")
         for field, _ in cls._fields_:
@@ -56,7 +57,8 @@ def c_program(abi, header):
 
 def python_layout(abi):
     out = {}
-    for cname, cls in (("sagegen_forward_args", abi.SagegenForwardArgs), ("sagegen_strides", abi.SagegenStrides)):
+    for cname, cls in (("sagegen_forward_args", abi.SagegenForwardArgs), ("sagegen_strides", abi.SagegenStrides),
+                        ("sagegen_variant_info", abi.SagegenVariantInfo)):
         out[f"{cname}.sizeof"] = ctypes.sizeof(cls)
         out[f"{cname}.alignof"] = ctypes.alignment(cls)
         for field, ftype in cls._fields_:

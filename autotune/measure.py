@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Measures every candidate of an autotuning bundle on this GPU: accuracy gate first, then timing.
+
+    python3 autotune/measure.py BUNDLE_DIR --out results.jsonl [--seqs 1024,4096,16384] [--device 0]
+
+BUNDLE_DIR is what `sagegen autotune --compile-only` writes: lib/libsagegen.so holding every
+candidate variant and manifest.json with their specs. For each candidate (in the order of the
+manifest) and each sequence-length bucket:
+
+1. accuracy gate, on fresh inputs with a large per-channel K bias (B=1, H=8, N=min(seq, 2048)),
+   against a float64 reference: cosine and relative L1 must meet the floor of shared/accuracy plus
+   10% (cos >= 0.9990, rel L1 <= 0.043). A candidate that fails is recorded as rejected with its
+   metrics and is never timed;
+2. timing of the attention kernel alone and of the whole call (B=4, H=32), CUDA events, median.
+
+Every record is appended to --out as one JSON line as soon as it exists, so a killed run resumes
+where it stopped: records already in the file are skipped. Several GPUs: run one process per device
+(--device i --shard i/n), each with its own --out; `sagegen autotune --select` reads them all.
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
+sys.path.insert(0, os.path.join(REPO, "runtime", "bench"))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import sagegen  # noqa: E402
+from sagegen import Phase, _lib  # noqa: E402
+import shapes as shape_list  # noqa: E402
+
+GATE = {"cos": 0.9990, "rel_l1": 0.043}
+GATE_SEQ = 2048
+DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+WARMUP_MS, REP_MS, MIN_REPS = 25.0, 100.0, 5
+
+
+def reference(q, k, v, causal, scale):
+    """float64 attention, bottom-right causal; q/k/v [B, H, N, D] (no GQA in the gate)."""
+    s = (q.double() @ k.double().transpose(-1, -2)) * scale
+    if causal:
+        nq, nk = s.shape[-2], s.shape[-1]
+        i = torch.arange(nq, device=s.device)[:, None]
+        j = torch.arange(nk, device=s.device)[None, :]
+        s = s.masked_fill(j > i + (nk - nq), float("-inf"))
+    return torch.softmax(s, dim=-1) @ v.double()
+
+
+def gate(index, spec, seed):
+    """Accuracy of one candidate on K-bias inputs; returns (passed, metrics)."""
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    d, dt = spec["headDim"], DTYPES[spec["dtype"]]
+    shape = (1, 8, GATE_SEQ, d)
+    q = torch.randn(*shape, generator=g, device="cuda")
+    k = torch.randn(*shape, generator=g, device="cuda") + 6 * torch.randn(1, 1, 1, d, generator=g, device="cuda")
+    v = torch.randn(*shape, generator=g, device="cuda")
+    q, k, v = q.to(dt), k.to(dt), v.to(dt)
+    run, o, _ = sagegen.prepare(q, k, v, "HND", spec["causal"], variant=index)
+    o.fill_(float("nan"))
+    run()
+    torch.cuda.synchronize()
+    ref = reference(q, k, v, spec["causal"], d ** -0.5).flatten()
+    out = o.double().flatten()
+    bad = int((~torch.isfinite(out)).sum())
+    cos = float(F.cosine_similarity(torch.nan_to_num(out), ref, dim=0))
+    rel = float((torch.nan_to_num(out, nan=1e9) - ref).abs().sum() / ref.abs().sum())
+    m = {"cos": round(cos, 6), "rel_l1": round(rel, 5), "nonfinite": bad}
+    return bad == 0 and cos >= GATE["cos"] and rel <= GATE["rel_l1"], m
+
+
+def time_ms(fn):
+    start = time.perf_counter()
+    n = 0
+    while n < 3 or (time.perf_counter() - start) * 1e3 < WARMUP_MS:
+        fn()
+        torch.cuda.synchronize()
+        n += 1
+    times, spent = [], 0.0
+    while len(times) < MIN_REPS or spent < REP_MS:
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+        spent += times[-1]
+    return statistics.median(times)
+
+
+def timing(index, spec, seq):
+    b, h, d = shape_list.BATCH, shape_list.HEADS, spec["headDim"]
+    dt = DTYPES[spec["dtype"]]
+    q, k, v = (torch.randn(b, h, seq, d, device="cuda", dtype=dt) for _ in range(3))
+    run, o, _ = sagegen.prepare(q, k, v, "HND", spec["causal"], variant=index)
+    run(Phase.QUANTIZE)
+    kernel = time_ms(lambda: run(Phase.ATTENTION))
+    whole = time_ms(lambda: run(Phase.ALL))
+    ops = lambda ms: shape_list.tops(b, h, seq, d, spec["causal"], ms / 1e3)  # noqa: E731
+    return {"kernel_ms": kernel, "whole_ms": whole, "kernel_tops": ops(kernel), "whole_tops": ops(whole)}
+
+
+def previous_records(path):
+    """(name, seq) -> record of an earlier, interrupted run of the same --out (resume)."""
+    records = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by a kill: measured again
+                records[(r["name"], r.get("seq"))] = r
+    return records
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("bundle")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seqs", default="1024,4096,16384", help="sequence-length buckets (their representative N)")
+    ap.add_argument("--device", type=int, default=0)
+    ap.add_argument("--shard", default="0/1", help="i/n: measure every n-th candidate starting at i (one process per GPU)")
+    opts = ap.parse_args()
+    torch.cuda.set_device(opts.device)
+    shard, shards = (int(x) for x in opts.shard.split("/"))
+
+    _lib.load_library(os.path.join(opts.bundle, "lib", "libsagegen.so"))
+    with open(os.path.join(opts.bundle, "manifest.json")) as f:
+        manifest = json.load(f)
+    specs = {v["name"]: v["spec"] for v in manifest["variants"]}
+    ptxas = {v["name"]: [e for e in v["ptxas"] if e["kernel"] == "attentionKernel"] for v in manifest["variants"]}
+    index = {v["name"]: v["index"] for v in sagegen.variants()}
+    names = [n for n in specs if n in index][shard::shards]
+    seqs = [int(x) for x in opts.seqs.split(",")]
+    done = previous_records(opts.out)
+    device = torch.cuda.get_device_name(opts.device)
+    header = {"device": device, "capability": "%d.%d" % torch.cuda.get_device_capability(opts.device), "torch": torch.__version__,
+              "nvcc": manifest["nvcc"], "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+              "commit": os.environ.get("SAGEGEN_COMMIT", "unknown")}
+    total = len(names) * (len(seqs) + 1)
+    best, started, finished = {}, time.time(), 0
+    with open(opts.out, "a") as out:
+        def emit(record):
+            record = {**header, **record}
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+            return record
+
+        for i, name in enumerate(names):
+            spec = specs[name]
+            if (name, None) not in done:
+                passed, metrics = gate(index[name], spec, seed=1000 + i)
+                done[(name, None)] = emit({"name": name, "seq": None, "kind": "gate", "passed": passed, "accuracy": metrics,
+                                           "spec": spec, "ptxas": ptxas[name]})
+                if not passed:
+                    print(f"  rejected {name}: cos {metrics['cos']}, rel L1 {metrics['rel_l1']}, non-finite {metrics['nonfinite']}")
+            finished += 1
+            for seq in seqs:
+                finished += 1
+                if (name, seq) in done or not done[(name, None)]["passed"]:
+                    continue  # measured before the interruption, or rejected by the gate: never timed
+                t = timing(index[name], spec, seq)
+                done[(name, seq)] = emit({"name": name, "seq": seq, "kind": "timing", **t})
+                key = (spec["headDim"], spec["causal"], spec["dtype"], seq)
+                if key not in best or t["kernel_tops"] > best[key][1]:
+                    best[key] = (name, t["kernel_tops"])
+            elapsed = time.time() - started
+            eta = elapsed / max(finished, 1) * (total - finished)
+            lead = max(best.values(), key=lambda x: x[1], default=("-", 0.0))
+            print(f"[{i + 1}/{len(names)}] {name}  best so far {lead[1]:.1f} TOP/s ({lead[0]})  ~{eta / 60:.1f} min left", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+/**
+ * Selection: measurement records (the JSON lines autotune/measure.py writes) → a TunedConfig.
+ *
+ * Per (arch, GPU) and (head dim, causal, dtype, measured sequence length), the winner is the fastest
+ * candidate by whole-call TOP/s among those that passed the accuracy gate. Candidates within
+ * `tieTolerance` of the fastest count as tied; among them the more accurate (higher cosine) wins,
+ * then the lexically smaller name, so the choice never depends on record order. Rejected candidates
+ * are counted, never chosen. Buckets split at the geometric means of neighbouring measured lengths.
+ */
+import { AttentionSpecSchema, type AttentionSpec } from '../dsl/spec.js';
+import { packageVersion } from '../build/paths.js';
+import { TunedConfigSchema, type MeasuredCandidate, type TunedConfig, type TunedEntry } from './config.js';
+
+export interface GateRecord {
+  kind: 'gate';
+  name: string;
+  seq: null;
+  passed: boolean;
+  accuracy: { cos: number; rel_l1: number; nonfinite: number };
+  spec: unknown;
+  device: string;
+  capability: string;
+  nvcc: { version: string; build: string };
+  date: string;
+}
+
+export interface TimingRecord {
+  kind: 'timing';
+  name: string;
+  seq: number;
+  kernel_tops: number;
+  whole_tops: number;
+  device: string;
+}
+
+export type MeasureRecord = GateRecord | TimingRecord;
+
+export interface SelectOptions {
+  tieTolerance?: number;
+  date?: string;
+}
+
+export const CRITERION = 'highest whole-call TOP/s among candidates passing the accuracy gate; within the tie tolerance, higher cosine, then name';
+
+/** [minSeq, maxSeq) per measured length: boundaries at geometric means of neighbours. */
+export function seqBuckets(measured: number[]): { seq: number; minSeq: number; maxSeq: number | null }[] {
+  const seqs = [...new Set(measured)].sort((a, b) => a - b);
+  const cut = (i: number) => Math.round(Math.sqrt(seqs[i]! * seqs[i + 1]!));
+  return seqs.map((seq, i) => ({ seq, minSeq: i === 0 ? 0 : cut(i - 1), maxSeq: i === seqs.length - 1 ? null : cut(i) }));
+}
+
+interface Timed extends MeasuredCandidate {
+  cosine: number;
+}
+
+/** Orders candidates best first under the tie rule. */
+export function rankCandidates<T extends { wholeTops: number; cosine: number; name: string }>(items: T[], tieTolerance: number): T[] {
+  const bySpeed = [...items].sort((a, b) => b.wholeTops - a.wholeTops || a.name.localeCompare(b.name));
+  const ranked: T[] = [];
+  let rest = bySpeed;
+  while (rest.length) {
+    const top = rest[0]!.wholeTops;
+    const tied = rest.filter((c) => c.wholeTops >= top * (1 - tieTolerance));
+    tied.sort((a, b) => b.cosine - a.cosine || a.name.localeCompare(b.name));
+    ranked.push(tied[0]!);
+    rest = rest.filter((c) => c !== tied[0]);
+  }
+  return ranked;
+}
+
+export function selectConfig(records: MeasureRecord[], options: SelectOptions = {}): TunedConfig {
+  const tieTolerance = options.tieTolerance ?? 0.01;
+  const gates = new Map<string, GateRecord>();
+  for (const r of records) if (r.kind === 'gate') gates.set(`${r.device}\u0000${r.name}`, r);
+  if (!gates.size) throw new Error('no gate records: nothing was measured');
+
+  const targets = new Map<string, { arch: AttentionSpec['arch']; gpu: string; capability: string; entries: TunedEntry[] }>();
+  const specOf = (g: GateRecord) => AttentionSpecSchema.parse(g.spec);
+  const first = [...gates.values()][0]!;
+
+  // (device, arch, D, causal, dtype) → timings per seq
+  const groups = new Map<string, { gpu: string; capability: string; spec: AttentionSpec; seqs: Map<number, Timed[]>; rejected: Set<string> }>();
+  const groupKey = (device: string, s: AttentionSpec) => [device, s.arch, s.headDim, s.causal, s.dtype].join('|');
+  for (const g of gates.values()) {
+    const spec = specOf(g);
+    const key = groupKey(g.device, spec);
+    if (!groups.has(key)) groups.set(key, { gpu: g.device, capability: g.capability, spec, seqs: new Map(), rejected: new Set() });
+    if (!g.passed) groups.get(key)!.rejected.add(g.name);
+  }
+  for (const r of records) {
+    if (r.kind !== 'timing') continue;
+    const g = gates.get(`${r.device}\u0000${r.name}`);
+    if (!g || !g.passed) continue; // timings without a passing gate are never considered
+    const spec = specOf(g);
+    const group = groups.get(groupKey(r.device, spec))!;
+    const list = group.seqs.get(r.seq) ?? [];
+    list.push({ name: r.name, spec, kernelTops: r.kernel_tops, wholeTops: r.whole_tops, accuracy: g.accuracy, cosine: g.accuracy.cos });
+    group.seqs.set(r.seq, list);
+  }
+
+  for (const group of groups.values()) {
+    const tKey = `${group.gpu}|${group.spec.arch}`;
+    if (!targets.has(tKey)) targets.set(tKey, { arch: group.spec.arch, gpu: group.gpu, capability: group.capability, entries: [] });
+    for (const bucket of seqBuckets([...group.seqs.keys()])) {
+      const ranked = rankCandidates(group.seqs.get(bucket.seq)!, tieTolerance);
+      const strip = ({ cosine: _c, ...c }: Timed): MeasuredCandidate => c;
+      targets.get(tKey)!.entries.push({
+        headDim: group.spec.headDim,
+        causal: group.spec.causal,
+        dtype: group.spec.dtype,
+        minSeq: bucket.minSeq,
+        maxSeq: bucket.maxSeq,
+        measuredSeq: bucket.seq,
+        winner: strip(ranked[0]!),
+        runnerUp: ranked[1] ? strip(ranked[1]) : null,
+        candidates: ranked.length,
+        rejected: group.rejected.size,
+      });
+    }
+  }
+
+  const config: TunedConfig = {
+    format: 1,
+    sagegenVersion: packageVersion(),
+    date: options.date ?? new Date().toISOString(),
+    toolchain: { nvcc: first.nvcc.version, build: first.nvcc.build },
+    criterion: `${CRITERION} (tie tolerance ${tieTolerance * 100}%)`,
+    targets: [...targets.values()].map((t) => ({
+      ...t,
+      entries: t.entries.sort((a, b) => a.headDim - b.headDim || Number(a.causal) - Number(b.causal) || a.dtype.localeCompare(b.dtype) || a.minSeq - b.minSeq),
+    })),
+  };
+  return TunedConfigSchema.parse(config);
+}
+
+/** Parses JSON-lines text; a truncated last line (a killed run) is skipped. */
+export function parseRecords(text: string): MeasureRecord[] {
+  const out: MeasureRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as MeasureRecord);
+    } catch {
+      // cut by an interruption; measure.py measures that record again on resume
+    }
+  }
+  return out;
+}

@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'vitest';
+import { defaultSpecInput } from '../dsl/builder.js';
+import { parseSpec, variantName } from '../dsl/spec.js';
+import { TunedConfigSchema } from '../autotune/config.js';
+import { parseRecords, rankCandidates, selectConfig, seqBuckets, type MeasureRecord } from '../autotune/select.js';
+
+const DEVICE = 'NVIDIA H100 80GB HBM3';
+
+function spec(tiling: Record<string, number>, headDim: 64 | 128 = 128) {
+  const input = defaultSpecInput({ arch: 'sm_90a', headDim, dtype: 'fp16', causal: false });
+  Object.assign(input.tiling, tiling);
+  return parseSpec(input);
+}
+
+function gate(s: ReturnType<typeof spec>, passed: boolean, cos = 0.9993): MeasureRecord {
+  return {
+    kind: 'gate',
+    name: variantName(s),
+    seq: null,
+    passed,
+    accuracy: { cos, rel_l1: passed ? 0.037 : 0.2, nonfinite: 0 },
+    spec: s,
+    device: DEVICE,
+    capability: '9.0',
+    nvcc: { version: '13.0', build: 'V13.0.88' },
+    date: '2026-11-22T00:00:00Z',
+  };
+}
+
+function timing(s: ReturnType<typeof spec>, seq: number, wholeTops: number): MeasureRecord {
+  return { kind: 'timing', name: variantName(s), seq, kernel_tops: wholeTops * 1.1, whole_tops: wholeTops, device: DEVICE };
+}
+
+const a = spec({ ctaK: 64 });
+const b = spec({ ctaK: 128 });
+const c = spec({ stages: 3 });
+
+describe('seqBuckets', () => {
+  it('splits at the geometric means of neighbouring lengths and leaves the last open', () => {
+    expect(seqBuckets([4096, 1024, 16384])).toEqual([
+      { seq: 1024, minSeq: 0, maxSeq: Math.round(Math.sqrt(1024 * 4096)) },
+      { seq: 4096, minSeq: 2048, maxSeq: Math.round(Math.sqrt(4096 * 16384)) },
+      { seq: 16384, minSeq: 8192, maxSeq: null },
+    ]);
+  });
+});
+
+describe('rankCandidates', () => {
+  it('puts the fastest first when no one is within the tolerance', () => {
+    const r = rankCandidates(
+      [
+        { name: 'x', wholeTops: 300, cosine: 0.9999 },
+        { name: 'y', wholeTops: 400, cosine: 0.999 },
+      ],
+      0.01,
+    );
+    expect(r.map((x) => x.name)).toEqual(['y', 'x']);
+  });
+
+  it('breaks a tie (within 1%) by accuracy, then by name, independent of input order', () => {
+    const items = [
+      { name: 'b', wholeTops: 400, cosine: 0.9992 },
+      { name: 'a', wholeTops: 398, cosine: 0.9992 },
+      { name: 'c', wholeTops: 397, cosine: 0.9995 },
+    ];
+    const expected = ['c', 'a', 'b']; // c most accurate; a and b tie on accuracy, a < b by name
+    expect(rankCandidates(items, 0.01).map((x) => x.name)).toEqual(expected);
+    expect(rankCandidates([...items].reverse(), 0.01).map((x) => x.name)).toEqual(expected);
+  });
+});
+
+describe('selectConfig', () => {
+  const records: MeasureRecord[] = [
+    gate(a, true),
+    gate(b, true),
+    gate(c, false), // rejected by the accuracy gate: must never win, even though it is fastest
+    timing(a, 1024, 200),
+    timing(b, 1024, 250),
+    timing(a, 16384, 390),
+    timing(b, 16384, 350),
+    timing(c, 1024, 999),
+    timing(c, 16384, 999),
+  ];
+
+  it('picks per bucket the fastest passing candidate, with the runner-up, and counts the rejected', () => {
+    const config = selectConfig(records, { date: '2026-11-22' });
+    expect(config.targets).toHaveLength(1);
+    const [t] = config.targets;
+    expect(t!.arch).toBe('sm_90a');
+    expect(t!.gpu).toBe(DEVICE);
+    expect(t!.entries.map((e) => [e.measuredSeq, e.winner.name, e.runnerUp?.name])).toEqual([
+      [1024, variantName(b), variantName(a)],
+      [16384, variantName(a), variantName(b)],
+    ]);
+    for (const e of t!.entries) {
+      expect(e.rejected).toBe(1);
+      expect(e.candidates).toBe(2);
+      expect(e.winner.name).not.toBe(variantName(c));
+    }
+    expect(t!.entries[0]!.maxSeq).toBe(Math.round(Math.sqrt(1024 * 16384)));
+    expect(TunedConfigSchema.safeParse(config).success).toBe(true);
+  });
+
+  it('refuses a run where nothing was measured', () => {
+    expect(() => selectConfig([])).toThrow(/nothing was measured/);
+  });
+
+  it('ignores a timing whose candidate has no gate record', () => {
+    const orphan = spec({ minBlocksPerSm: 1, stages: 4 });
+    const config = selectConfig([...records, timing(orphan, 1024, 5000)]);
+    expect(config.targets[0]!.entries.every((e) => e.winner.name !== variantName(orphan))).toBe(true);
+  });
+});
+
+describe('parseRecords (resume)', () => {
+  it('skips a line cut by an interruption and keeps the rest', () => {
+    const text = `${JSON.stringify(records0())}\n{"kind": "timing", "name": "x", "se`;
+    expect(parseRecords(text)).toHaveLength(1);
+  });
+  function records0() {
+    return gate(a, true);
+  }
+});
+
+describe('TunedConfigSchema', () => {
+  it('refuses an entry whose winner spec is for another head dim', () => {
+    const config = selectConfig([gate(a, true), timing(a, 4096, 300)]);
+    const bad = structuredClone(config);
+    bad.targets[0]!.entries[0]!.headDim = 64;
+    const r = TunedConfigSchema.safeParse(bad);
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toMatch(/does not match its entry/);
+  });
+});
