@@ -35,9 +35,21 @@ export function renderVariant(plan: KernelPlan): string {
   });
 }
 
-/** The variant registry of one library. */
-export function renderRegistry(variantNames: string[]): string {
-  return template('variants.cpp.hbs')({ variants: variantNames, version: packageVersion() });
+/** Which variant serves which kv_len range [minSeq, maxSeq) (maxSeq null: unbounded). */
+export interface DispatchRange {
+  name: string;
+  minSeq: number;
+  maxSeq: number | null;
+}
+
+/** The variant registry of one library, with its dispatch table (default: every variant, all lengths). */
+export function renderRegistry(variantNames: string[], dispatch?: DispatchRange[]): string {
+  const ranges = (dispatch ?? variantNames.map((name) => ({ name, minSeq: 0, maxSeq: null }))).map((r) => ({
+    name: r.name,
+    minSeq: `INT64_C(${r.minSeq})`,
+    maxSeq: r.maxSeq === null ? 'INT64_MAX' : `INT64_C(${r.maxSeq})`,
+  }));
+  return template('variants.cpp.hbs')({ variants: variantNames, dispatch: ranges, version: packageVersion() });
 }
 
 export const templatesDir = () => path.join(projectRoot(), 'templates');

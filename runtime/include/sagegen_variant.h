@@ -59,6 +59,16 @@ struct VariantDescriptor {
 extern const VariantDescriptor* const kVariants[];
 extern const int kVariantCount;
 
+// Generated: which variant serves which kv_len range. A tuned build (sagegen build --config) maps
+// sequence-length buckets to the variant measured fastest there; otherwise every variant covers all.
+struct DispatchEntry {
+  const VariantDescriptor* variant;
+  int64_t minKvLen;  // inclusive
+  int64_t maxKvLen;  // exclusive
+};
+extern const DispatchEntry kDispatch[];
+extern const int kDispatchCount;
+
 }  // namespace sagegen
 
 #endif

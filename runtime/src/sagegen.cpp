@@ -93,11 +93,14 @@ std::string builtArchs() {
   return s.empty() ? "none" : s;
 }
 
-// The best variant for the call: exact capability first, then the newest one the device can run.
-const sagegen::VariantDescriptor* selectVariant(int deviceCapability, int64_t headDim, sagegen_dtype dtype, bool causal) {
+// The variant for the call: among the dispatch entries whose kv_len range holds the call, the one
+// built for the newest capability the device runs (its exact one first, being the largest).
+const sagegen::VariantDescriptor* selectVariant(int deviceCapability, int64_t headDim, sagegen_dtype dtype, bool causal, int64_t kvLen) {
   const sagegen::VariantDescriptor* best = nullptr;
-  for (int i = 0; i < sagegen::kVariantCount; ++i) {
-    const sagegen::VariantDescriptor* v = sagegen::kVariants[i];
+  for (int i = 0; i < sagegen::kDispatchCount; ++i) {
+    const sagegen::DispatchEntry& e = sagegen::kDispatch[i];
+    const sagegen::VariantDescriptor* v = e.variant;
+    if (kvLen < e.minKvLen || kvLen >= e.maxKvLen) continue;
     if (v->headDim != headDim || v->dtype != dtype || v->causal != causal || !variantRunsOn(*v, deviceCapability)) continue;
     if (best == nullptr || v->computeCapability > best->computeCapability) best = v;
   }
@@ -203,7 +206,7 @@ sagegen_status validate(const sagegen_forward_args* args, sagegen::VariantCall* 
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
   if (err != cudaSuccess) return fail(SAGEGEN_STATUS_CUDA_ERROR, "querying the current device: %s", cudaGetErrorString(err));
   const int capability = major * 10 + minor;
-  *variant = selectVariant(capability, a.head_dim, a.dtype, a.causal != 0);
+  *variant = selectVariant(capability, a.head_dim, a.dtype, a.causal != 0, a.kv_len);
   if (*variant == nullptr)
     return fail(SAGEGEN_STATUS_NO_VARIANT, "device sm_%d, head_dim %lld, %s, causal %d: no built variant runs here (built: %s)", capability,
                 (long long)a.head_dim, a.dtype == SAGEGEN_DTYPE_FP16 ? "fp16" : "bf16", a.causal != 0, builtArchs().c_str());
