@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * sagegen CLI: build, plan, render, schema. Exit code 0 only on success; errors are one readable
- * message (each spec issue on its own line), never a stack trace.
+ * sagegen CLI: build, plan, render, schema, autotune. Exit code 0 only on success; errors are one
+ * readable message (each spec issue on its own line), never a stack trace.
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -9,12 +9,14 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHS, type Arch } from '../dsl/capabilities.js';
 import { defaultSpecInput } from '../dsl/builder.js';
-import { parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
+import { GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
 import { ToolchainError } from '../toolchain/nvcc.js';
+import { defaultAxes, PV_FORMS, type SpaceAxes, type SpaceOptions } from '../autotune/space.js';
+import { dryRun, dryRunJson, formatDryRun } from '../autotune/dryrun.js';
 
 class UsageError extends Error {}
 
@@ -40,6 +42,13 @@ function parseChoice<T extends string>(flag: string, value: unknown, allowed: re
   return list(value).map((v) => {
     if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} = "${v}": must be one of ${allowed.join(', ')}`);
     return v as T;
+  });
+}
+
+function parsePositiveInts(flag: string, value: unknown): number[] {
+  return list(value).map((v) => {
+    if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a positive integer (comma-separated for several)`);
+    return Number(v);
   });
 }
 
@@ -105,6 +114,101 @@ const specOptions = {
   dtype: { type: 'string', describe: 'fp16, bf16 or both comma-separated (default both)' },
   layout: { type: 'string', describe: 'HND or NHD: the layout the variants are tuned for (any strides work at run time)' },
   spec: { type: 'array', string: true, describe: 'spec JSON file(s) (one spec or an array); replaces the flags above' },
+} as const;
+
+const NOT_IMPLEMENTED = 'measurement is not implemented yet: use --dry-run';
+
+/** What `sagegen autotune` is asked to do. Only 'dry-run' exists so far; the others are the stages to come. */
+type AutotuneStage = 'dry-run' | 'compile-only' | 'measure' | 'select' | 'all';
+
+interface AutotuneFlags {
+  arch?: unknown;
+  headdim?: unknown;
+  dtype?: unknown;
+  causal?: unknown;
+  layout?: string;
+  'warp-q'?: string;
+  'cta-k'?: string;
+  stages?: string;
+  pv?: string;
+  granularity?: string;
+  'dry-run'?: boolean;
+  'compile-only'?: boolean;
+  measure?: string;
+  select?: boolean;
+  json?: boolean;
+}
+
+function autotuneStage(argv: AutotuneFlags): AutotuneStage {
+  if (argv['dry-run']) return 'dry-run';
+  if (argv['compile-only']) return 'compile-only';
+  if (argv.measure !== undefined) return 'measure';
+  if (argv.select) return 'select';
+  return 'all';
+}
+
+/** The problems and axis overrides of the autotune flags (defaults: fp16, non-causal, each arch's axes). */
+function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
+  if (argv.arch === undefined || argv.headdim === undefined) throw new UsageError('autotune: give --arch and --headdim');
+  const causal = parseChoice('causal', argv.causal ?? 'false', ['true', 'false', 'both'] as const);
+  const axes: Partial<SpaceAxes> = {};
+  if (argv['warp-q'] !== undefined) axes.warpQ = parsePositiveInts('warp-q', argv['warp-q']);
+  if (argv['cta-k'] !== undefined) axes.ctaK = parsePositiveInts('cta-k', argv['cta-k']);
+  if (argv.stages !== undefined) axes.stages = parsePositiveInts('stages', argv.stages);
+  if (argv.pv !== undefined) axes.pv = parseChoice('pv', argv.pv, PV_FORMS);
+  if (argv.granularity !== undefined) axes.granularity = parseChoice('granularity', argv.granularity, GRANULARITIES);
+  for (const [flag, values] of [['warp-q', axes.warpQ], ['cta-k', axes.ctaK], ['stages', axes.stages], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
+    if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
+  }
+  return {
+    archs: parseArchs(argv.arch),
+    headDims: parseHeadDims(argv.headdim),
+    dtypes: parseChoice('dtype', argv.dtype ?? 'fp16', ['fp16', 'bf16'] as const),
+    causal: causal.includes('both') ? [false, true] : causal.map((c) => c === 'true'),
+    layout: parseChoice('layout', argv.layout ?? 'HND', ['HND', 'NHD'] as const)[0]!,
+    axes,
+  };
+}
+
+async function autotune(argv: AutotuneFlags): Promise<void> {
+  const space = spaceFromFlags(argv);
+  const stage = autotuneStage(argv);
+  switch (stage) {
+    case 'dry-run': {
+      const report = dryRun(space);
+      process.stdout.write(argv.json ? dryRunJson(report) : formatDryRun(report));
+      return;
+    }
+    case 'compile-only':
+    case 'measure':
+    case 'select':
+      throw new UsageError(`${NOT_IMPLEMENTED} (--${stage} is part of it)`);
+    case 'all':
+      throw new UsageError(NOT_IMPLEMENTED);
+  }
+}
+
+// The tile axes' defaults are the same for every arch (autotune/space.ts defaultAxes); only P·V differs.
+const helpAxes = defaultAxes('sm_89');
+const autotuneOptions = {
+  arch: specOptions.arch,
+  headdim: specOptions.headdim,
+  causal: { type: 'string', describe: 'true, false or both (default false)' },
+  dtype: { type: 'string', describe: 'fp16, bf16 or both comma-separated (default fp16)' },
+  layout: specOptions.layout,
+  'warp-q': { type: 'string', describe: `WARP_Q values, comma-separated (default ${helpAxes.warpQ.join(',')}; ctaQ = warpQ × warps, warps ${helpAxes.warps.join(',')})` },
+  'cta-k': { type: 'string', describe: `CTA_K values, comma-separated (default ${helpAxes.ctaK.join(',')})` },
+  stages: { type: 'string', describe: `K/V pipeline stages, comma-separated (default ${helpAxes.stages.join(',')})` },
+  pv: {
+    type: 'string',
+    describe: `P·V forms, comma-separated: ${PV_FORMS.join(', ')} (default per arch: FP8 forms where the arch has FP8 mma, m16n8k16 first where FP8 is emulated, m16n8k16 only without FP8)`,
+  },
+  granularity: { type: 'string', describe: `Q/K quantization granularities, comma-separated: ${GRANULARITIES.join(', ')} (default all)` },
+  'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
+  json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
+  'compile-only': { type: 'boolean', describe: 'compile the kept candidates and prune by spills and occupancy (not implemented yet)' },
+  measure: { type: 'string', describe: 'measure the candidates of a compiled BUNDLE on this GPU (not implemented yet)' },
+  select: { type: 'boolean', describe: 'choose the fastest variant per problem from the measurements (not implemented yet)' },
 } as const;
 
 async function main(): Promise<void> {
@@ -176,7 +280,16 @@ async function main(): Promise<void> {
         else process.stdout.write(text);
       },
     )
-    .demandCommand(1, 'name a command: build, plan, render or schema (--help lists them)')
+    .command(
+      'autotune',
+      'search tile shapes, quantization granularities and P·V forms per (arch, head dim, dtype, causal); --dry-run lists the candidates and what the spec and plan rules prune',
+      (y) =>
+        y
+          .options(autotuneOptions)
+          .conflicts('dry-run', ['compile-only', 'measure', 'select']),
+      async (argv) => autotune(argv),
+    )
+    .demandCommand(1, 'name a command: build, plan, render or schema (or autotune; --help lists them)')
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
     })

@@ -1,0 +1,169 @@
+/**
+ * `sagegen autotune` as a user runs it (`node dist/cli/sagegen.js`, compiled by `npx tsc -p .`):
+ * --dry-run lists candidates and pruned ones with a summary line; without --dry-run, and with the
+ * stages still to come (--compile-only, --measure, --select), it exits 1 saying measurement is not
+ * implemented. Expected counts come from the library (searchSpace/prune), not from CLI output.
+ */
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AXIS_ORDER, defaultAxes, prune, resolveAxes, searchSpace } from '../autotune/space.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist', 'cli', 'sagegen.js');
+const NOT_IMPLEMENTED = 'measurement is not implemented yet: use --dry-run';
+const SUMMARY = /^(\d+) candidates, (\d+) kept, (\d+) pruned$/;
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-autotune-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function sagegen(args: string[]) {
+  return execa('node', [CLI, ...args], { reject: false, cwd: tmp, env: { NO_COLOR: '1' } });
+}
+
+function expectUserError(r: { exitCode?: number; stdout: string; stderr: string }): string {
+  expect(r.exitCode, `stderr: ${r.stderr}`).toBe(1);
+  expect(r.stdout).toBe('');
+  expect(r.stderr.startsWith('sagegen: ')).toBe(true);
+  expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  return r.stderr;
+}
+
+const lastLine = (text: string) => text.trimEnd().split('\n').at(-1)!;
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${path.relative(ROOT, CLI)} is missing: compile first with \`npx tsc -p .\``);
+  for (const src of ['cli/sagegen.ts', 'autotune/space.ts', 'autotune/dryrun.ts']) {
+    const out = path.join(ROOT, 'dist', src.replace(/\.ts$/, '.js'));
+    if (!existsSync(out) || statSync(path.join(ROOT, src)).mtimeMs > statSync(out).mtimeMs) console.warn(`[autotune.cli.test] dist is older than ${src}: run \`npx tsc -p .\``);
+  }
+});
+
+describe('sagegen autotune --dry-run', () => {
+  it('--arch sm_90a --headdim 64 --dry-run: exit 0, every candidate listed, the summary line last', async () => {
+    const r = await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', '--dry-run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const m = SUMMARY.exec(lastLine(r.stdout));
+    expect(m, lastLine(r.stdout)).not.toBeNull();
+    const [n, k, p] = [Number(m![1]), Number(m![2]), Number(m![3])];
+    expect(k + p).toBe(n);
+    // the defaults: fp16, non-causal, sm_90a's axes
+    const cs = searchSpace({ archs: ['sm_90a'], headDims: [64] });
+    const axes = defaultAxes('sm_90a');
+    expect(n).toBe(AXIS_ORDER.reduce((x, a) => x * axes[a].length, 1));
+    expect(n).toBe(cs.length);
+    const { kept, pruned } = prune(cs);
+    expect([k, p]).toEqual([kept.length, pruned.length]);
+    for (const c of cs) expect(r.stdout).toContain(`    ${c.name} `);
+    // a pruned candidate's reasons are listed under it in the spec-error form "field = value: rule"
+    expect(r.stdout).toMatch(/^ {6}- tiling\.stages = 2: must be at least 3 with overlapQk/m);
+    expect(r.stdout).toMatch(/^sm_90a D=64 fp16 non-causal HND: \d+ candidates, \d+ kept, \d+ pruned$/m);
+    expect(r.stdout).toMatch(/^ {2}axes: pv m16n8k16,fp8-f16,fp8-f32; warpQ 16,32; /m);
+  });
+
+  it('--json prints the report as JSON whose lists match prune()', async () => {
+    const r = await sagegen(['autotune', '--arch', 'sm_89', '--headdim', '128,64', '--dry-run', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      groups: { problem: { headDim: number }; varying: string[]; kept: { name: string; fields: Record<string, unknown> }[]; pruned: { name: string; reasons: { field: string; value: unknown; rule: string }[] }[] }[];
+      summary: { candidates: number; kept: number; pruned: number };
+      summaryLine: string;
+    };
+    const { kept, pruned } = prune(searchSpace({ archs: ['sm_89'], headDims: [128, 64] }));
+    expect(report.summary).toEqual({ candidates: kept.length + pruned.length, kept: kept.length, pruned: pruned.length });
+    expect(report.summaryLine).toBe(`${kept.length + pruned.length} candidates, ${kept.length} kept, ${pruned.length} pruned`);
+    expect(report.groups.map((g) => g.problem.headDim)).toEqual([128, 64]);
+    expect(report.groups.flatMap((g) => g.kept.map((x) => x.name))).toEqual(kept.map((x) => x.name));
+    expect(report.groups.flatMap((g) => g.pruned.map((x) => x.reasons))).toEqual(JSON.parse(JSON.stringify(pruned.map((x) => x.reasons))));
+    expect(report.groups[0]!.varying).toContain('tiling.ctaK');
+    expect(report.groups[0]!.varying).not.toContain('headDim');
+    expect(Object.keys(report.groups[0]!.kept[0]!.fields)).toContain('tiling.ctaK');
+  });
+
+  it('axis overrides (--warp-q, --cta-k, --stages, --pv, --granularity) narrow the space to their product', async () => {
+    const r = await sagegen([
+      'autotune', '--arch', 'sm_90a', '--headdim', '128', '--dry-run',
+      '--warp-q', '32', '--cta-k', '32,64', '--stages', '3', '--pv', 'm16n8k16', '--granularity', 'per-warp,per-thread',
+    ]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const axes = resolveAxes('sm_90a', { warpQ: [32], ctaK: [32, 64], stages: [3], pv: ['m16n8k16'], granularity: ['per-warp', 'per-thread'] });
+    const n = AXIS_ORDER.reduce((x, a) => x * axes[a].length, 1);
+    expect(n).toBe(1 * 1 * 2 * 2 * 1 * 2 * 2 * 2 * 1);
+    expect(Number(SUMMARY.exec(lastLine(r.stdout))?.[1])).toBe(n);
+    const names = r.stdout.split('\n').filter((l) => /^ {4}sage_/.test(l)).map((l) => l.trim().split(/\s+/)[0]!);
+    expect(names).toHaveLength(n);
+    for (const name of names) expect(name).toMatch(/_q\d+k(32|64)w32x[48]s3b[12]o?_qkp[wt]sm_pv16$/);
+  });
+
+  it('--dtype bf16 --causal both: two problems', async () => {
+    const r = await sagegen(['autotune', '--arch', 'sm_80', '--headdim', '64', '--dtype', 'bf16', '--causal', 'both', '--dry-run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^sm_80 D=64 bf16 non-causal HND: /m);
+    expect(r.stdout).toMatch(/^sm_80 D=64 bf16 causal HND: /m);
+    expect(Number(SUMMARY.exec(lastLine(r.stdout))?.[1])).toBe(searchSpace({ archs: ['sm_80'], headDims: [64], dtypes: ['bf16'], causal: [false, true] }).length);
+  });
+});
+
+describe('sagegen autotune without --dry-run', () => {
+  it('exits 1: measurement is not implemented yet', async () => {
+    const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64']));
+    expect(stderr.trim()).toBe(`sagegen: ${NOT_IMPLEMENTED}`);
+  });
+
+  for (const args of [['--compile-only'], ['--measure', 'bundle-dir'], ['--select']]) {
+    it(`${args.join(' ')} is defined but refused with the same message`, async () => {
+      const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', ...args]));
+      expect(stderr).toContain(NOT_IMPLEMENTED);
+      expect(stderr).toContain(args[0]!);
+    });
+  }
+
+  it('--dry-run with --compile-only: exit 1, the two are exclusive', async () => {
+    const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', '--dry-run', '--compile-only']));
+    expect(stderr).toMatch(/dry-run/);
+    expect(stderr).toMatch(/compile-only/);
+  });
+});
+
+describe('sagegen autotune usage', () => {
+  it('--help lists the problem, axis and stage flags', async () => {
+    const r = await sagegen(['autotune', '--help']);
+    expect(r.exitCode).toBe(0);
+    for (const flag of ['--arch', '--headdim', '--dtype', '--causal', '--warp-q', '--cta-k', '--stages', '--pv', '--granularity', '--dry-run', '--json', '--compile-only', '--measure', '--select']) {
+      expect(r.stdout).toContain(flag);
+    }
+  });
+
+  it('the top-level --help lists autotune', async () => {
+    const r = await sagegen(['--help']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/sagegen autotune\b/);
+  });
+
+  it('an unknown --pv form: exit 1 naming --pv, the value and the forms', async () => {
+    const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_89', '--headdim', '64', '--pv', 'fp4', '--dry-run']));
+    expect(stderr).toContain('--pv');
+    expect(stderr).toContain('fp4');
+    expect(stderr).toContain('m16n8k16');
+  });
+
+  it('a non-integer --cta-k: exit 1 naming --cta-k', async () => {
+    const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_89', '--headdim', '64', '--cta-k', '64,abc', '--dry-run']));
+    expect(stderr).toContain('--cta-k');
+    expect(stderr).toContain('abc');
+  });
+
+  it('a spec-invalid axis value is not a usage error: it is listed as pruned with the spec rule', async () => {
+    const r = await sagegen(['autotune', '--arch', 'sm_89', '--headdim', '64', '--warp-q', '24', '--dry-run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(lastLine(r.stdout)).toMatch(/^(\d+) candidates, 0 kept, \1 pruned$/);
+    expect(r.stdout).toMatch(/- tiling\.warpQ = 24: must be a multiple of 16/);
+  });
+
+  it('no --arch: exit 1 asking for --arch and --headdim', async () => {
+    expect(expectUserError(await sagegen(['autotune', '--headdim', '64', '--dry-run']))).toMatch(/--arch and --headdim/);
+  });
+});
