@@ -139,6 +139,13 @@ def main():
     specs = {v["name"]: v["spec"] for v in manifest["variants"]}
     ptxas = {v["name"]: [e for e in v["ptxas"] if e["kernel"] == "attentionKernel"] for v in manifest["variants"]}
     index = {v["name"]: v["index"] for v in sagegen.variants()}
+    # candidates.json (sagegen autotune --compile-only) lists those that survived the post-compile
+    # pruning (spills, occupancy); without it every variant of the library is a candidate.
+    chosen = os.path.join(opts.bundle, "candidates.json")
+    if os.path.exists(chosen):
+        with open(chosen) as f:
+            keep = set(json.load(f)["measure"])
+        specs = {n: s for n, s in specs.items() if n in keep}
     names = [n for n in specs if n in index][shard::shards]
     seqs = [int(x) for x in opts.seqs.split(",")]
     done = previous_records(opts.out)

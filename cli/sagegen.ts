@@ -9,7 +9,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHS, type Arch } from '../dsl/capabilities.js';
 import { defaultSpecInput } from '../dsl/builder.js';
-import { GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
+import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
 import { planKernel } from '../plan/plan.js';
@@ -17,6 +17,10 @@ import { renderVariant } from '../render/render.js';
 import { ToolchainError } from '../toolchain/nvcc.js';
 import { defaultAxes, PV_FORMS, type SpaceAxes, type SpaceOptions } from '../autotune/space.js';
 import { dryRun, dryRunJson, formatDryRun } from '../autotune/dryrun.js';
+import { prune, searchSpace } from '../autotune/space.js';
+import { pruneCompiled } from '../autotune/occupancy.js';
+import { parseRecords, selectConfig } from '../autotune/select.js';
+import { measureBundle } from '../autotune/measure-runner.js';
 
 class UsageError extends Error {}
 
@@ -116,9 +120,7 @@ const specOptions = {
   spec: { type: 'array', string: true, describe: 'spec JSON file(s) (one spec or an array); replaces the flags above' },
 } as const;
 
-const NOT_IMPLEMENTED = 'measurement is not implemented yet: use --dry-run';
-
-/** What `sagegen autotune` is asked to do. Only 'dry-run' exists so far; the others are the stages to come. */
+/** What `sagegen autotune` is asked to do: one stage, or compile + measure + select on a machine with both nvcc and a GPU. */
 type AutotuneStage = 'dry-run' | 'compile-only' | 'measure' | 'select' | 'all';
 
 interface AutotuneFlags {
@@ -132,18 +134,24 @@ interface AutotuneFlags {
   stages?: string;
   pv?: string;
   granularity?: string;
+  'smooth-k'?: string;
   'dry-run'?: boolean;
   'compile-only'?: boolean;
   measure?: string;
-  select?: boolean;
+  select?: string[];
   json?: boolean;
+  out?: string;
+  'max-candidates'?: number;
+  'min-warps'?: number;
+  seqs?: string;
+  jobs?: number;
 }
 
 function autotuneStage(argv: AutotuneFlags): AutotuneStage {
   if (argv['dry-run']) return 'dry-run';
   if (argv['compile-only']) return 'compile-only';
   if (argv.measure !== undefined) return 'measure';
-  if (argv.select) return 'select';
+  if (argv.select !== undefined) return 'select';
   return 'all';
 }
 
@@ -157,6 +165,7 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv.stages !== undefined) axes.stages = parsePositiveInts('stages', argv.stages);
   if (argv.pv !== undefined) axes.pv = parseChoice('pv', argv.pv, PV_FORMS);
   if (argv.granularity !== undefined) axes.granularity = parseChoice('granularity', argv.granularity, GRANULARITIES);
+  if (argv['smooth-k'] !== undefined) axes.smoothK = parseChoice('smooth-k', argv['smooth-k'], ['true', 'false'] as const).map((v) => v === 'true');
   for (const [flag, values] of [['warp-q', axes.warpQ], ['cta-k', axes.ctaK], ['stages', axes.stages], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
     if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
   }
@@ -171,21 +180,76 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
 }
 
 async function autotune(argv: AutotuneFlags): Promise<void> {
-  const space = spaceFromFlags(argv);
   const stage = autotuneStage(argv);
   switch (stage) {
     case 'dry-run': {
-      const report = dryRun(space);
+      const report = dryRun(spaceFromFlags(argv));
       process.stdout.write(argv.json ? dryRunJson(report) : formatDryRun(report));
       return;
     }
-    case 'compile-only':
-    case 'measure':
-    case 'select':
-      throw new UsageError(`${NOT_IMPLEMENTED} (--${stage} is part of it)`);
-    case 'all':
-      throw new UsageError(NOT_IMPLEMENTED);
+    case 'compile-only': {
+      await compileBundle(argv, bundleDirOf(argv));
+      return;
+    }
+    case 'measure': {
+      if (!argv.out) throw new UsageError('--measure BUNDLE needs --out RESULTS.jsonl');
+      await measureBundle(argv.measure!, argv.out, argv.seqs);
+      return;
+    }
+    case 'select': {
+      if (!argv.out) throw new UsageError('--select RESULTS.jsonl... needs --out CONFIG.json');
+      await selectToFile(argv.select!, argv.out);
+      return;
+    }
+    case 'all': {
+      if (!argv.out) throw new UsageError('autotune needs --out CONFIG.json (or one stage: --dry-run, --compile-only, --measure, --select)');
+      const bundle = bundleDirOf({ ...argv, out: undefined });
+      await compileBundle(argv, bundle);
+      const results = path.join(bundle, 'measurements.jsonl');
+      await measureBundle(bundle, results, argv.seqs);
+      await selectToFile([results], argv.out);
+      return;
+    }
   }
+}
+
+function bundleDirOf(argv: AutotuneFlags): string {
+  if (argv.out) return argv.out;
+  const space = spaceFromFlags(argv);
+  return path.join('generated', `autotune-${space.archs.join('-')}_d${space.headDims.join('-')}`);
+}
+
+/** Compiles the kept candidates into one library (a bundle), then prunes by spills and occupancy. */
+async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void> {
+  const { kept, pruned } = prune(searchSpace(spaceFromFlags(argv)));
+  const limit = argv['max-candidates'];
+  const chosen = limit !== undefined ? kept.slice(0, limit) : kept;
+  process.stderr.write(`  ${kept.length} candidates pass the spec rules (${pruned.length} pruned); compiling ${chosen.length}\n`);
+  const manifest = await build({ specs: chosen.map((k) => k.spec), outDir, jobs: argv.jobs, log: (l) => process.stderr.write(`  ${l}\n`) });
+  const verdict = pruneCompiled(
+    manifest.variants.map((v) => ({ name: v.name, ptxas: v.ptxas, plan: v.plan })),
+    { minWarpsPerSm: argv['min-warps'] ?? 4 },
+  );
+  const candidates = {
+    measure: verdict.kept.map((v) => v.name),
+    prunedAfterCompile: verdict.pruned.map((v) => ({ name: v.name, reasons: v.reasons })),
+    prunedBeforeCompile: pruned.map((p) => ({ name: p.name, reasons: p.reasons.map(formatIssue) })),
+  };
+  await writeFile(path.join(outDir, 'candidates.json'), JSON.stringify(candidates, null, 2) + '\n');
+  process.stdout.write(
+    `bundle ${outDir}: ${chosen.length} compiled, ${verdict.kept.length} to measure, ${verdict.pruned.length} pruned after compile (spills / occupancy)\n` +
+      `measure it on the GPU host: python3 autotune/measure.py ${outDir} --out RESULTS.jsonl\n`,
+  );
+}
+
+async function selectToFile(files: string[], out: string): Promise<void> {
+  const records = (await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => {
+    throw new UsageError(`--select: cannot read "${f}"`);
+  })))).flatMap(parseRecords);
+  const config = selectConfig(records);
+  await writeFile(out, JSON.stringify(config, null, 2) + '\n');
+  const entries = config.targets.flatMap((t) => t.entries);
+  process.stdout.write(`wrote ${out}: ${config.targets.length} target(s), ${entries.length} entries\n`);
 }
 
 // The tile axes' defaults are the same for every arch (autotune/space.ts defaultAxes); only P·V differs.
@@ -204,11 +268,17 @@ const autotuneOptions = {
     describe: `P·V forms, comma-separated: ${PV_FORMS.join(', ')} (default per arch: FP8 forms where the arch has FP8 mma, m16n8k16 first where FP8 is emulated, m16n8k16 only without FP8)`,
   },
   granularity: { type: 'string', describe: `Q/K quantization granularities, comma-separated: ${GRANULARITIES.join(', ')} (default all)` },
+  'smooth-k': { type: 'string', describe: 'K smoothing: true, false or both as "true,false" (default true)' },
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
-  'compile-only': { type: 'boolean', describe: 'compile the kept candidates and prune by spills and occupancy (not implemented yet)' },
-  measure: { type: 'string', describe: 'measure the candidates of a compiled BUNDLE on this GPU (not implemented yet)' },
-  select: { type: 'boolean', describe: 'choose the fastest variant per problem from the measurements (not implemented yet)' },
+  'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },
+  measure: { type: 'string', describe: 'measure the candidates of a compiled BUNDLE on this GPU into --out RESULTS.jsonl (runs autotune/measure.py)' },
+  select: { type: 'array', string: true, describe: 'RESULTS.jsonl file(s): choose the fastest passing variant per problem and bucket into --out CONFIG.json' },
+  out: { type: 'string', describe: 'bundle dir (--compile-only), results file (--measure) or config file (--select, or the whole run)' },
+  'max-candidates': { type: 'number', describe: 'compile at most this many of the kept candidates (in space order)' },
+  'min-warps': { type: 'number', describe: 'occupancy floor after compile: resident warps per SM (default 4)' },
+  seqs: { type: 'string', describe: 'sequence-length buckets to time, comma-separated (default 1024,4096,16384)' },
+  jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },
 } as const;
 
 async function main(): Promise<void> {

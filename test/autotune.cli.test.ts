@@ -1,8 +1,8 @@
 /**
  * `sagegen autotune` as a user runs it (`node dist/cli/sagegen.js`, compiled by `npx tsc -p .`):
- * --dry-run lists candidates and pruned ones with a summary line; without --dry-run, and with the
- * stages still to come (--compile-only, --measure, --select), it exits 1 saying measurement is not
- * implemented. Expected counts come from the library (searchSpace/prune), not from CLI output.
+ * --dry-run lists candidates and pruned ones with a summary line; the other stages refuse missing
+ * inputs with a clear message. Expected counts come from the library (searchSpace/prune), not from
+ * CLI output.
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,6 @@ import { AXIS_ORDER, defaultAxes, prune, resolveAxes, searchSpace } from '../aut
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'sagegen.js');
-const NOT_IMPLEMENTED = 'measurement is not implemented yet: use --dry-run';
 const SUMMARY = /^(\d+) candidates, (\d+) kept, (\d+) pruned$/;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-autotune-cli-'));
@@ -107,19 +106,21 @@ describe('sagegen autotune --dry-run', () => {
   });
 });
 
-describe('sagegen autotune without --dry-run', () => {
-  it('exits 1: measurement is not implemented yet', async () => {
+describe('sagegen autotune stages: usage errors', () => {
+  it('a whole run without --out: exit 1 saying what to give', async () => {
     const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64']));
-    expect(stderr.trim()).toBe(`sagegen: ${NOT_IMPLEMENTED}`);
+    expect(stderr).toMatch(/--out CONFIG\.json/);
   });
 
-  for (const args of [['--compile-only'], ['--measure', 'bundle-dir'], ['--select']]) {
-    it(`${args.join(' ')} is defined but refused with the same message`, async () => {
-      const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', ...args]));
-      expect(stderr).toContain(NOT_IMPLEMENTED);
-      expect(stderr).toContain(args[0]!);
-    });
-  }
+  it('--measure without --out: exit 1 naming --out', async () => {
+    const stderr = expectUserError(await sagegen(['autotune', '--measure', 'bundle-dir']));
+    expect(stderr).toMatch(/--measure BUNDLE needs --out/);
+  });
+
+  it('--select of a missing file: exit 1 naming the file', async () => {
+    const stderr = expectUserError(await sagegen(['autotune', '--select', 'no-such-results.jsonl', '--out', 'x.json']));
+    expect(stderr).toContain('no-such-results.jsonl');
+  });
 
   it('--dry-run with --compile-only: exit 1, the two are exclusive', async () => {
     const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', '--dry-run', '--compile-only']));
