@@ -1,8 +1,10 @@
 /**
- * A tuned configuration → what `sagegen build --config` compiles: the winning specs (each once) and
- * the dispatch table mapping kv_len buckets to them.
+ * A tuned configuration → what `sagegen build --config` compiles: the winning specs (each once), the
+ * default spec for every (head dim, dtype, causal) the tuning did not cover, and the dispatch table
+ * mapping kv_len buckets to them.
  */
 import type { Arch } from '../dsl/capabilities.js';
+import { defaultSpec } from '../dsl/builder.js';
 import { variantName, type AttentionSpec } from '../dsl/spec.js';
 import type { DispatchRange } from '../render/render.js';
 import type { TunedConfig } from './config.js';
@@ -34,6 +36,20 @@ export function tunedBuildInputs(config: TunedConfig, options: { archs?: Arch[];
       }
       specs.set(e.winner.name, e.winner.spec);
       dispatch.push({ name: e.winner.name, minSeq: e.minSeq, maxSeq: e.maxSeq });
+    }
+  }
+  // Problems the tuning did not cover (another dtype, causal) get the default spec for every length,
+  // so a tuned library serves every call an untuned one would.
+  for (const t of targets) {
+    for (const headDim of new Set(t.entries.map((e) => e.headDim))) {
+      for (const dtype of ['fp16', 'bf16'] as const) {
+        for (const causal of [false, true]) {
+          if (t.entries.some((e) => e.headDim === headDim && e.dtype === dtype && e.causal === causal)) continue;
+          const spec = defaultSpec({ arch: t.arch, headDim, dtype, causal });
+          specs.set(variantName(spec), spec);
+          dispatch.push({ name: variantName(spec), minSeq: 0, maxSeq: null });
+        }
+      }
     }
   }
   return { specs: [...specs.values()], dispatch };

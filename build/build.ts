@@ -3,6 +3,10 @@
  *
  * Everything is written into a temporary sibling directory first and renamed into place at the end,
  * so a failed or interrupted build never leaves a half-written output directory behind.
+ *
+ * Variant compiles go through the content-addressed compile cache (build/cache.ts): a variant whose
+ * key (source, nvcc version and build, flags, runtime headers, arch) is cached is not compiled again.
+ * The host-side runtime and registry compiles and the link always run (about a second each).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile, copyFile, readdir, readFile, stat } from 'node:fs/promises';
@@ -12,25 +16,32 @@ import path from 'node:path';
 import pLimit from 'p-limit';
 import type { AttentionSpec } from '../dsl/spec.js';
 import { planKernel, type KernelPlan } from '../plan/plan.js';
-import { renderRegistry, renderVariant } from '../render/render.js';
+import { renderRegistry, renderVariant, type DispatchRange } from '../render/render.js';
 import {
   checkInstructionSupport,
   compileHost,
   compileVariant,
   findNvcc,
   linkLibraries,
+  parsePtxas,
+  variantFlags,
   type Nvcc,
   type PtxasEntry,
 } from '../toolchain/nvcc.js';
+import { cacheGet, cacheKey, cachePut, readHeaders, resolveCacheDir, type EntryFiles } from './cache.js';
 import { packageVersion, runtimeIncludeDir, runtimeSourceDir } from './paths.js';
 
 export interface BuildOptions {
   specs: AttentionSpec[];
   outDir: string;
+  /** kv_len buckets per variant (a tuned build); default: every variant serves every length. */
+  dispatch?: DispatchRange[];
   /** Parallel nvcc processes; defaults to the CPU count. */
   jobs?: number;
   log?: (line: string) => void;
   nvcc?: Nvcc;
+  /** The compile cache (build/cache.ts): a directory, or false for none. Default: SAGEGEN_CACHE_DIR, else generated/.cache. */
+  cacheDir?: string | false;
 }
 
 export interface VariantManifest {
@@ -44,6 +55,10 @@ export interface VariantManifest {
   cubin: string;
   ptxas: PtxasEntry[];
   flags: string[];
+  /** 'hit': taken from the compile cache; 'miss': compiled (and stored); 'off': compiled, no cache. */
+  cache: 'hit' | 'miss' | 'off';
+  /** The compile cache key (build/cache.ts cacheKey), recorded with the cache on or off. */
+  cacheKey: string;
 }
 
 export interface BuildManifest {
@@ -55,12 +70,18 @@ export interface BuildManifest {
   variants: VariantManifest[];
   /** Hash of every input that changes the binaries: sources, runtime, flags, nvcc build. */
   contentHash: string;
+  /** The kv_len dispatch table, when the build is tuned (sagegen build --config). */
+  dispatch: DispatchRange[] | null;
 }
 
 /** Marks compiles that never started because another one had already failed. */
 const SKIPPED = new Error('skipped after an earlier failure');
 
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
+
+/** The files of a variant's cache entry; `kernel.ptx` is optional, `ptxas.json` is for tools reading the cache. */
+const ENTRY = { object: 'object.o', cubin: 'kernel.cubin', ptx: 'kernel.ptx', ptxasLog: 'ptxas.log', ptxasJson: 'ptxas.json' } as const;
+const REQUIRED = [ENTRY.object, ENTRY.cubin, ENTRY.ptxasLog];
 
 export function planAll(specs: AttentionSpec[]): KernelPlan[] {
   const plans = specs.map(planKernel);
@@ -83,6 +104,7 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
   const plans = planAll(options.specs);
   const nvcc = options.nvcc ?? (await findNvcc());
   checkInstructionSupport(nvcc, plans);
+  const cacheDir = resolveCacheDir(options.cacheDir);
 
   const outDir = path.resolve(options.outDir);
   await mkdir(path.dirname(outDir), { recursive: true });
@@ -99,6 +121,7 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
   try {
     for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
     const includeDirs = [runtimeIncludeDir()];
+    const headers = await readHeaders(includeDirs);
     const limit = pLimit(Math.max(1, options.jobs ?? os.availableParallelism()));
 
     // Every compile settles before the build fails or cleans up: no nvcc keeps writing into a
@@ -125,17 +148,21 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
       const source = path.join(dirs.src, `${plan.name}.cu`);
       const text = renderVariant(plan);
       await writeFile(source, text);
-      log(`nvcc ${plan.name} (${plan.arch.name})`);
-      const keep = path.join(dirs.keep, plan.name);
-      await mkdir(keep, { recursive: true });
-      const compiled = await compileVariant(nvcc, source, plan, { obj: dirs.obj, keep }, includeDirs);
-      const keptPtx = await findKept(keep, plan.name, '.ptx');
-      const keptCubin = await findKept(keep, plan.name, '.cubin');
-      if (!keptCubin) throw new Error(`nvcc kept no cubin for ${plan.name} in ${keep}`);
-      const ptx = keptPtx ? path.join(dirs.ptx, `${plan.name}.ptx`) : undefined;
-      if (keptPtx && ptx) await copyFile(keptPtx, ptx);
+      const flags = variantFlags(plan, includeDirs);
+      const key = cacheKey({ source: text, nvcc, flags, headers, arch: plan.arch.name, env: process.env });
+      let files = cacheDir ? await cacheGet(cacheDir, key, REQUIRED, log) : undefined;
+      const cache = !cacheDir ? 'off' : files ? 'hit' : 'miss';
+      if (files) {
+        log(`cached ${plan.name}`);
+      } else {
+        files = await compileFresh(plan, source);
+        if (cacheDir) files = await store(cacheDir, key, plan, files);
+      }
+      const ptx = files[ENTRY.ptx] ? path.join(dirs.ptx, `${plan.name}.ptx`) : undefined;
       const cubin = path.join(dirs.cubin, `${plan.name}.cubin`);
-      await copyFile(keptCubin, cubin);
+      await writeFile(path.join(dirs.obj, `${plan.name}.o`), files[ENTRY.object]!);
+      await writeFile(cubin, files[ENTRY.cubin]!);
+      if (ptx) await writeFile(ptx, files[ENTRY.ptx]!);
       return {
         name: plan.name,
         spec: plan.spec,
@@ -146,14 +173,55 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
         // Arch-specific targets (sm_90a) embed only SASS; their PTX is kept for inspection.
         ptxEmbedded: !plan.arch.archSpecific,
         cubin: path.relative(tmp, cubin),
-        ptxas: compiled.ptxas,
-        flags: compiled.flags,
+        // Parsed from the kept nvcc output, also on a hit, so that a parser fix reaches cached entries.
+        ptxas: parsePtxas(files[ENTRY.ptxasLog]!.toString('utf8')),
+        flags,
+        cache,
+        cacheKey: key,
       };
+    }
+
+    /** Runs nvcc for a variant; returns the files of its cache entry. */
+    async function compileFresh(plan: KernelPlan, source: string): Promise<EntryFiles> {
+      log(`nvcc ${plan.name} (${plan.arch.name})`);
+      const keep = path.join(dirs.keep, plan.name);
+      await mkdir(keep, { recursive: true });
+      const compiled = await compileVariant(nvcc, source, plan, { obj: dirs.obj, keep }, includeDirs);
+      const keptPtx = await findKept(keep, plan.name, '.ptx');
+      const keptCubin = await findKept(keep, plan.name, '.cubin');
+      if (!keptCubin) throw new Error(`nvcc kept no cubin for ${plan.name} in ${keep}`);
+      return {
+        [ENTRY.object]: await readFile(compiled.object),
+        [ENTRY.cubin]: await readFile(keptCubin),
+        ...(keptPtx ? { [ENTRY.ptx]: await readFile(keptPtx) } : {}),
+        [ENTRY.ptxasLog]: Buffer.from(compiled.stderr),
+        [ENTRY.ptxasJson]: Buffer.from(JSON.stringify(compiled.ptxas, null, 2) + '\n'),
+      };
+    }
+
+    /**
+     * Stores a fresh compile. When another build stored the key first, its files are used instead, so
+     * that builds sharing a cache agree byte for byte (nvcc embeds the source's path in the object).
+     * The cache is an optimisation: failing to store is logged, not fatal.
+     */
+    async function store(dir: string, key: string, plan: KernelPlan, files: EntryFiles): Promise<EntryFiles> {
+      try {
+        const meta = { variant: plan.name, arch: plan.arch.name, nvcc: nvcc.build, createdAt: new Date().toISOString() };
+        if (await cachePut(dir, key, files, meta)) return files;
+        return (await cacheGet(dir, key, REQUIRED, log)) ?? files;
+      } catch (e) {
+        log(`cache: could not store ${plan.name}: ${e instanceof Error ? e.message : String(e)}`);
+        return files;
+      }
     }
 
     // The runtime and the registry.
     const registry = path.join(dirs.src, 'variants.cpp');
-    await writeFile(registry, renderRegistry(plans.map((p) => p.name)));
+    const names = plans.map((p) => p.name);
+    for (const d of options.dispatch ?? []) {
+      if (!names.includes(d.name)) throw new Error(`dispatch names variant ${d.name}, which is not among the specs built`);
+    }
+    await writeFile(registry, renderRegistry(names, options.dispatch));
     const runtimeSrc = path.join(runtimeSourceDir(), 'sagegen.cpp');
     const defines = [`SAGEGEN_VERSION_STRING="${packageVersion()}"`];
     log('nvcc runtime');
@@ -169,6 +237,7 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     const headerText = await readFile(path.join(runtimeIncludeDir(), 'sagegen.h'), 'utf8');
     const abiVersion = Number(/#define SAGEGEN_ABI_VERSION (\d+)/.exec(headerText)?.[1] ?? 0);
     const manifest: BuildManifest = {
+      dispatch: options.dispatch ?? null,
       sagegenVersion: packageVersion(),
       createdAt: new Date().toISOString(),
       nvcc: { path: nvcc.path, version: `${nvcc.version[0]}.${nvcc.version[1]}`, build: nvcc.build },

@@ -21,6 +21,8 @@ import { prune, searchSpace } from '../autotune/space.js';
 import { pruneCompiled } from '../autotune/occupancy.js';
 import { parseRecords, selectConfig } from '../autotune/select.js';
 import { measureBundle } from '../autotune/measure-runner.js';
+import { TunedConfigSchema } from '../autotune/config.js';
+import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 
 class UsageError extends Error {}
 
@@ -213,6 +215,26 @@ async function autotune(argv: AutotuneFlags): Promise<void> {
   }
 }
 
+/** Reads and validates a tuned configuration; returns its winners and their kv_len buckets. */
+async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config = "${file}": cannot read it as JSON (${(e as Error).message})`);
+  }
+  const parsed = TunedConfigSchema.safeParse(json, { reportInput: true });
+  if (!parsed.success) {
+    throw new UsageError(`--config = "${file}": not a tuned configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  }
+  try {
+    return tunedBuildInputs(parsed.data, { archs: arch === undefined ? undefined : parseArchs(arch), gpu });
+  } catch (e) {
+    if (e instanceof ConfigSelectionError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 function bundleDirOf(argv: AutotuneFlags): string {
   if (argv.out) return argv.out;
   const space = spaceFromFlags(argv);
@@ -297,13 +319,17 @@ async function main(): Promise<void> {
           out: { type: 'string', describe: 'output directory (default generated/<archs>_d<headdims>)' },
           jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },
           quiet: { type: 'boolean', default: false },
+          config: { type: 'string', describe: 'tuned configuration (sagegen autotune --select): build its winners, dispatched by kv_len bucket' },
+          gpu: { type: 'string', describe: 'with --config: the GPU whose tuning to use, when the file has several for one arch' },
         }),
       async (argv) => {
-        const specs = await specsFromFlags(argv);
+        const tuned = argv.config ? await tunedFromFile(argv.config, argv.arch, argv.gpu) : undefined;
+        const specs = tuned ? tuned.specs : await specsFromFlags(argv);
         const outDir = argv.out ?? defaultOutDir(specs);
         const started = Date.now();
         const manifest = await build({
           specs,
+          dispatch: tuned?.dispatch,
           outDir,
           jobs: argv.jobs,
           log: argv.quiet ? undefined : (l) => process.stderr.write(`  ${l}\n`),

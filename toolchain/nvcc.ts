@@ -177,6 +177,13 @@ export interface CompiledVariant {
   object: string;
   ptxas: PtxasEntry[];
   flags: string[];
+  /** nvcc's stderr: the `ptxas -v` report that `ptxas` was parsed from (and any warnings). */
+  stderr: string;
+}
+
+/** The flags compileVariant passes after the source and output paths (the compile cache keys on them). */
+export function variantFlags(plan: KernelPlan, includeDirs: string[]): string[] {
+  return [...COMMON_FLAGS, ...gencodeFlags(plan), ...includeDirs.map((d) => `-I${d}`)];
 }
 
 /**
@@ -186,9 +193,9 @@ export interface CompiledVariant {
 export async function compileVariant(nvcc: Nvcc, source: string, plan: KernelPlan, dirs: { obj: string; keep: string }, includeDirs: string[]): Promise<CompiledVariant> {
   const base = path.basename(source, '.cu');
   const object = path.join(dirs.obj, `${base}.o`);
-  const flags = [...COMMON_FLAGS, ...gencodeFlags(plan), ...includeDirs.map((d) => `-I${d}`)];
+  const flags = variantFlags(plan, includeDirs);
   const { stderr } = await runNvcc(nvcc, ['-c', source, '-o', object, '--keep', `--keep-dir=${dirs.keep}`, ...flags], source);
-  return { object, ptxas: parsePtxas(stderr), flags };
+  return { object, ptxas: parsePtxas(stderr), flags, stderr };
 }
 
 /** Host-only translation units (the runtime and the registry). */

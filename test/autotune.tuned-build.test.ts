@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TunedConfigSchema, type TunedConfig } from '../autotune/config.js';
+import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
+import { variantName } from '../dsl/spec.js';
+
+const shipped = TunedConfigSchema.parse(JSON.parse(readFileSync(path.join(__dirname, '..', 'autotune', 'tuned', 'h100-sm90a.json'), 'utf8')));
+
+describe('the shipped H100 configuration', () => {
+  it('validates and names each winner as this sagegen does', () => {
+    for (const e of shipped.targets.flatMap((t) => t.entries)) expect(variantName(e.winner.spec)).toBe(e.winner.name);
+  });
+});
+
+describe('tunedBuildInputs', () => {
+  const { specs, dispatch } = tunedBuildInputs(shipped);
+  const entries = shipped.targets[0]!.entries;
+
+  it('maps every tuned bucket to its winner and builds each winner once', () => {
+    for (const e of entries) expect(dispatch).toContainEqual({ name: e.winner.name, minSeq: e.minSeq, maxSeq: e.maxSeq });
+    const winners = new Set(entries.map((e) => e.winner.name));
+    for (const w of winners) expect(specs.filter((s) => variantName(s) === w)).toHaveLength(1);
+  });
+
+  it('adds the default spec, for every length, for each (head dim, dtype, causal) not tuned', () => {
+    const headDims = new Set(entries.map((e) => e.headDim));
+    const tuned = new Set(entries.map((e) => `${e.headDim}|${e.dtype}|${e.causal}`));
+    const untuned = [...headDims].flatMap((d) => ['fp16', 'bf16'].flatMap((dt) => [false, true].map((c) => `${d}|${dt}|${c}`))).filter((k) => !tuned.has(k));
+    for (const key of untuned) {
+      const [d, dt, c] = key.split('|');
+      const s = specs.find((x) => String(x.headDim) === d && x.dtype === dt && String(x.causal) === c);
+      expect(s, key).toBeDefined();
+      expect(dispatch).toContainEqual({ name: variantName(s!), minSeq: 0, maxSeq: null });
+    }
+  });
+
+  it('refuses an arch the file does not tune, naming what it has', () => {
+    expect(() => tunedBuildInputs(shipped, { archs: ['sm_89'] })).toThrow(ConfigSelectionError);
+    expect(() => tunedBuildInputs(shipped, { archs: ['sm_89'] })).toThrow(/sm_90a on "NVIDIA H100 80GB HBM3"/);
+  });
+
+  it('asks for --gpu when one arch is tuned for several GPUs', () => {
+    const two: TunedConfig = structuredClone(shipped);
+    two.targets.push({ ...structuredClone(shipped.targets[0]!), gpu: 'NVIDIA H200' });
+    expect(() => tunedBuildInputs(two)).toThrow(/choose one with --gpu/);
+    expect(tunedBuildInputs(two, { gpu: 'NVIDIA H200' }).specs.length).toBe(specs.length);
+  });
+
+  it('refuses a file whose winner names differ from this version\'s naming', () => {
+    const renamed: TunedConfig = structuredClone(shipped);
+    renamed.targets[0]!.entries[0]!.winner.name = 'sage_old_name';
+    expect(() => tunedBuildInputs(renamed)).toThrow(/another version/);
+  });
+});
