@@ -40,6 +40,8 @@ import shapes as shape_list  # noqa: E402
 
 GATE = {"cos": 0.9990, "rel_l1": 0.043}
 GATE_SEQ = 2048
+# Every candidate is gated on the same inputs, so a borderline candidate is judged like its rivals.
+GATE_SEED = 1000
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 WARMUP_MS, REP_MS, MIN_REPS = 25.0, 100.0, 5
 
@@ -165,7 +167,7 @@ def main():
         for i, name in enumerate(names):
             spec = specs[name]
             if (name, None) not in done:
-                passed, metrics = gate(index[name], spec, seed=1000 + i)
+                passed, metrics = gate(index[name], spec, seed=GATE_SEED)
                 done[(name, None)] = emit({"name": name, "seq": None, "kind": "gate", "passed": passed, "accuracy": metrics,
                                            "spec": spec, "ptxas": ptxas[name]})
                 if not passed:
