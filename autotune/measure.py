@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
 sys.path.insert(0, os.path.join(REPO, "runtime", "bench"))
+sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -37,6 +38,7 @@ import torch.nn.functional as F  # noqa: E402
 import sagegen  # noqa: E402
 from sagegen import Phase, _lib  # noqa: E402
 import shapes as shape_list  # noqa: E402
+from sweep import run_sweep  # noqa: E402
 
 GATE = {"cos": 0.9990, "rel_l1": 0.043}
 GATE_SEQ = 2048
@@ -110,20 +112,6 @@ def timing(index, spec, seq):
     return {"kernel_ms": kernel, "whole_ms": whole, "kernel_tops": ops(kernel), "whole_tops": ops(whole)}
 
 
-def previous_records(path):
-    """(name, seq) -> record of an earlier, interrupted run of the same --out (resume)."""
-    records = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                try:
-                    r = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line cut by a kill: measured again
-                records[(r["name"], r.get("seq"))] = r
-    return records
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle")
@@ -150,42 +138,20 @@ def main():
         specs = {n: s for n, s in specs.items() if n in keep}
     names = [n for n in specs if n in index][shard::shards]
     seqs = [int(x) for x in opts.seqs.split(",")]
-    done = previous_records(opts.out)
-    device = torch.cuda.get_device_name(opts.device)
-    header = {"device": device, "capability": "%d.%d" % torch.cuda.get_device_capability(opts.device), "torch": torch.__version__,
-              "nvcc": manifest["nvcc"], "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
+    header = {"device": torch.cuda.get_device_name(opts.device), "capability": "%d.%d" % torch.cuda.get_device_capability(opts.device),
+              "torch": torch.__version__, "nvcc": manifest["nvcc"],
+              "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
               "commit": os.environ.get("SAGEGEN_COMMIT", "unknown")}
-    total = len(names) * (len(seqs) + 1)
-    best, started, finished = {}, time.time(), 0
-    with open(opts.out, "a") as out:
-        def emit(record):
-            record = {**header, **record}
-            out.write(json.dumps(record) + "\n")
-            out.flush()
-            return record
-
-        for i, name in enumerate(names):
-            spec = specs[name]
-            if (name, None) not in done:
-                passed, metrics = gate(index[name], spec, seed=GATE_SEED)
-                done[(name, None)] = emit({"name": name, "seq": None, "kind": "gate", "passed": passed, "accuracy": metrics,
-                                           "spec": spec, "ptxas": ptxas[name]})
-                if not passed:
-                    print(f"  rejected {name}: cos {metrics['cos']}, rel L1 {metrics['rel_l1']}, non-finite {metrics['nonfinite']}")
-            finished += 1
-            for seq in seqs:
-                finished += 1
-                if (name, seq) in done or not done[(name, None)]["passed"]:
-                    continue  # measured before the interruption, or rejected by the gate: never timed
-                t = timing(index[name], spec, seq)
-                done[(name, seq)] = emit({"name": name, "seq": seq, "kind": "timing", **t})
-                key = (spec["headDim"], spec["causal"], spec["dtype"], seq)
-                if key not in best or t["kernel_tops"] > best[key][1]:
-                    best[key] = (name, t["kernel_tops"])
-            elapsed = time.time() - started
-            eta = elapsed / max(finished, 1) * (total - finished)
-            lead = max(best.values(), key=lambda x: x[1], default=("-", 0.0))
-            print(f"[{i + 1}/{len(names)}] {name}  best so far {lead[1]:.1f} TOP/s ({lead[0]})  ~{eta / 60:.1f} min left", flush=True)
+    run_sweep(
+        [(n, specs[n]) for n in names],
+        seqs,
+        opts.out,
+        gate=lambda name, spec: gate(index[name], spec, seed=GATE_SEED),
+        timing=lambda name, spec, seq: timing(index[name], spec, seq),
+        header=header,
+        log=lambda line: print(line, flush=True),
+        gate_extra=lambda name: {"ptxas": ptxas[name]},
+    )
 
 
 if __name__ == "__main__":
