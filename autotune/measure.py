@@ -23,6 +23,7 @@ import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -38,7 +39,7 @@ import torch.nn.functional as F  # noqa: E402
 import sagegen  # noqa: E402
 from sagegen import Phase, _lib  # noqa: E402
 import shapes as shape_list  # noqa: E402
-from sweep import run_sweep  # noqa: E402
+from sweep import previous_records, run_sweep  # noqa: E402
 
 GATE = {"cos": 0.9990, "rel_l1": 0.043}
 GATE_SEQ = 2048
@@ -112,6 +113,30 @@ def timing(index, spec, seq):
     return {"kernel_ms": kernel, "whole_ms": whole, "kernel_tops": ops(kernel), "whole_tops": ops(whole)}
 
 
+def measure_on_gpus(opts, gpus):
+    """One worker per GPU, each on its share of the candidates with its own results file (so each
+    resumes on its own), then every worker's records appended to --out once."""
+    workers = []
+    for i in range(gpus):
+        part = f"{opts.out}.gpu{i}"
+        cmd = [sys.executable, os.path.abspath(__file__), opts.bundle, "--out", part, "--seqs", opts.seqs,
+               "--device", str(i), "--shard", f"{i}/{gpus}", "--gpus", "1"]
+        workers.append((part, subprocess.Popen(cmd)))
+    failed = [part for part, w in workers if w.wait() != 0]
+    if failed:
+        print(f"workers failed: {', '.join(failed)} (rerun to resume them)", file=sys.stderr)
+        return 1
+    have = previous_records(opts.out)
+    with open(opts.out, "a") as out:
+        for part, _ in workers:
+            for key, record in previous_records(part).items():
+                if key not in have:
+                    out.write(json.dumps(record) + "\n")
+                    have[key] = record
+    print(f"merged {len(workers)} workers into {opts.out}")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle")
@@ -119,7 +144,11 @@ def main():
     ap.add_argument("--seqs", default="1024,4096,16384", help="sequence-length buckets (their representative N)")
     ap.add_argument("--device", type=int, default=0)
     ap.add_argument("--shard", default="0/1", help="i/n: measure every n-th candidate starting at i (one process per GPU)")
+    ap.add_argument("--gpus", default="1", help="'all' or a count: one worker process per GPU, results merged into --out")
     opts = ap.parse_args()
+    gpus = torch.cuda.device_count() if opts.gpus == "all" else int(opts.gpus)
+    if gpus > 1:
+        return measure_on_gpus(opts, gpus)
     torch.cuda.set_device(opts.device)
     shard, shards = (int(x) for x in opts.shard.split("/"))
 
@@ -155,4 +184,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
