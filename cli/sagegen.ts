@@ -5,13 +5,14 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { cp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHS, type Arch } from '../dsl/capabilities.js';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
+import { projectRoot } from '../build/paths.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
 import { ToolchainError } from '../toolchain/nvcc.js';
@@ -215,6 +216,19 @@ async function autotune(argv: AutotuneFlags): Promise<void> {
   }
 }
 
+/** The measurement runner and what it imports, copied into a bundle so the GPU host needs only Python and PyTorch. */
+async function copyRunner(dir: string): Promise<void> {
+  const root = projectRoot();
+  await mkdir(dir, { recursive: true });
+  for (const file of ['autotune/measure.py', 'autotune/sweep.py', 'runtime/bench/shapes.py']) {
+    await cp(path.join(root, file), path.join(dir, path.basename(file)));
+  }
+  await cp(path.join(root, 'runtime', 'python', 'sagegen'), path.join(dir, 'sagegen'), {
+    recursive: true,
+    filter: (src) => !src.includes('__pycache__'),
+  });
+}
+
 /** Reads and validates a tuned configuration; returns its winners and their kv_len buckets. */
 async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
   let json: unknown;
@@ -258,9 +272,10 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
     prunedBeforeCompile: pruned.map((p) => ({ name: p.name, reasons: p.reasons.map(formatIssue) })),
   };
   await writeFile(path.join(outDir, 'candidates.json'), JSON.stringify(candidates, null, 2) + '\n');
+  await copyRunner(path.join(outDir, 'runner'));
   process.stdout.write(
     `bundle ${outDir}: ${chosen.length} compiled, ${verdict.kept.length} to measure, ${verdict.pruned.length} pruned after compile (spills / occupancy)\n` +
-      `measure it on the GPU host: python3 autotune/measure.py ${outDir} --out RESULTS.jsonl\n`,
+      `measure it on the GPU host (Python with PyTorch; no Node or repository needed): python3 ${path.join(outDir, 'runner', 'measure.py')} ${outDir} --out RESULTS.jsonl\n`,
   );
 }
 

@@ -41,5 +41,12 @@ describeNvcc('sagegen autotune --compile-only', () => {
     // Every compiled candidate is either to be measured or pruned after compile, with a reason.
     expect([...candidates.measure, ...candidates.prunedAfterCompile.map((p) => p.name)].sort()).toEqual(kept.map((k) => k.name).sort());
     for (const p of candidates.prunedAfterCompile) expect(p.reasons.length).toBeGreaterThan(0);
+
+    // The bundle carries its runner: the GPU host needs Python and PyTorch, not this repository.
+    for (const f of ['measure.py', 'sweep.py', 'shapes.py', 'sagegen/__init__.py', 'sagegen/_abi.py', 'sagegen/_lib.py']) {
+      expect(existsSync(path.join(out, 'runner', f)), f).toBe(true);
+    }
+    const check = await execa('python3', ['-c', 'import sys; sys.path.insert(0, sys.argv[1]); import sweep, shapes; from sagegen import _abi; print("ok")', path.join(out, 'runner')], { reject: false });
+    expect(check.stdout.trim(), check.stderr).toBe('ok');
   });
 });
