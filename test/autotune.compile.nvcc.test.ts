@@ -46,7 +46,7 @@ describeNvcc('sagegen autotune --compile-only', () => {
     for (const f of ['measure.py', 'sweep.py', 'shapes.py', 'sagegen/__init__.py', 'sagegen/_abi.py', 'sagegen/_lib.py']) {
       expect(existsSync(path.join(out, 'runner', f)), f).toBe(true);
     }
-    const check = await execa('python3', ['-c', 'import sys; sys.path.insert(0, sys.argv[1]); import sweep, shapes; from sagegen import _abi; print("ok")', path.join(out, 'runner')], { reject: false });
+    const check = await execa('python3', ['-c', 'import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + "/sagegen"]; import sweep, shapes, _abi; print("ok")', path.join(out, 'runner')], { reject: false });
     expect(check.stdout.trim(), check.stderr).toBe('ok');
   });
 });
