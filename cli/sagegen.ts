@@ -22,7 +22,7 @@ import { prune, searchSpace } from '../autotune/space.js';
 import { pruneCompiled } from '../autotune/occupancy.js';
 import { parseRecords, selectConfig } from '../autotune/select.js';
 import { measureBundle } from '../autotune/measure-runner.js';
-import { TunedConfigSchema } from '../autotune/config.js';
+import { TunedConfigSchema, tunedConfigJsonSchema } from '../autotune/config.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 
 class UsageError extends Error {}
@@ -384,9 +384,13 @@ async function main(): Promise<void> {
     .command(
       'schema',
       'print (or write) the JSON Schema of spec files',
-      (y) => y.options({ out: { type: 'string', describe: 'file to write (default: stdout)' } }),
+      (y) =>
+        y.options({
+          out: { type: 'string', describe: 'file to write (default: stdout)' },
+          tuned: { type: 'boolean', default: false, describe: 'the schema of tuned configurations (sagegen autotune --select) instead of specs' },
+        }),
       async (argv) => {
-        const text = JSON.stringify(attentionSpecJsonSchema(), null, 2) + '\n';
+        const text = JSON.stringify(argv.tuned ? tunedConfigJsonSchema() : attentionSpecJsonSchema(), null, 2) + '\n';
         if (argv.out) await writeFile(argv.out, text);
         else process.stdout.write(text);
       },

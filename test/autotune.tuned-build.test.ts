@@ -53,3 +53,11 @@ describe('tunedBuildInputs', () => {
     expect(() => tunedBuildInputs(renamed)).toThrow(/another version/);
   });
 });
+
+describe('the published JSON Schema of tuned configurations', () => {
+  it('is committed as autotune/tuned-config.schema.json and up to date', async () => {
+    const { tunedConfigJsonSchema } = await import('../autotune/config.js');
+    const committed = JSON.parse(readFileSync(path.join(__dirname, '..', 'autotune', 'tuned-config.schema.json'), 'utf8'));
+    expect(committed).toEqual(JSON.parse(JSON.stringify(tunedConfigJsonSchema())));
+  });
+});
