@@ -9,7 +9,7 @@
  * The host-side runtime and registry compiles and the link always run (about a second each).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, copyFile, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile, copyFile, readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -269,13 +269,5 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     // Never let a cleanup problem hide the error that made the build fail.
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
     throw e;
-  }
-}
-
-export async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
   }
 }

@@ -6,7 +6,7 @@
  * field (a dotted path), the offending value and the rule it breaks.
  */
 import { z } from 'zod';
-import { ARCHS, CAPABILITIES, INSTRUCTIONS, archSupports, type Arch, type InstructionName } from './capabilities.js';
+import { ARCHS, INSTRUCTIONS, archSupports, type InstructionName } from './capabilities.js';
 
 /** Largest finite fp16 value: an f16 accumulator must never exceed it. */
 export const FP16_MAX = 65504;
@@ -213,8 +213,4 @@ export function variantName(spec: AttentionSpec): string {
 function fmtNum(n: number): string {
   // 2.25 → 2p25, 1e-7 → 1em7: the name is a C++ namespace.
   return String(n).replace('.', 'p').replace('e-', 'em').replace('e+', 'ep');
-}
-
-export function archCapability(arch: Arch) {
-  return CAPABILITIES[arch];
 }

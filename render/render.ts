@@ -52,4 +52,3 @@ export function renderRegistry(variantNames: string[], dispatch?: DispatchRange[
   return template('variants.cpp.hbs')({ variants: variantNames, dispatch: ranges, version: packageVersion() });
 }
 
-export const templatesDir = () => path.join(projectRoot(), 'templates');
