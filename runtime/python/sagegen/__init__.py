@@ -234,6 +234,16 @@ def _run(lib, args, device, phases=_abi.Phase.ALL, variant=None):
         raise SagegenError(status, _lib.decode(lib.sagegen_status_string(status)), detail)
 
 
+def _problem(q, k, v, tensor_layout, sm_scale):
+    """Checks the inputs; returns ((B, Hq, Hkv, Nq, Nkv, D), softmax scale)."""
+    if tensor_layout not in _LAYOUTS:
+        raise ValueError(f"tensor_layout must be 'HND' or 'NHD', got {tensor_layout!r}")
+    _check_inputs(q, k, v, tensor_layout)
+    b, hq, nq, d = _extents(q, tensor_layout)
+    _, hkv, nk, _ = _extents(k, tensor_layout)
+    return (b, hq, hkv, nq, nk, d), _scale(sm_scale, d)
+
+
 def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return_lse=False, *, out=None, lse_out=None):
     """Quantized attention forward: softmax(q k^T * sm_scale [+ causal mask]) v.
 
@@ -248,12 +258,8 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
     Returns o, or (o, lse) when return_lse. Runs asynchronously on torch's current stream of q's
     device. Forward only: the result carries no autograd graph.
     """
-    if tensor_layout not in _LAYOUTS:
-        raise ValueError(f"tensor_layout must be 'HND' or 'NHD', got {tensor_layout!r}")
-    _check_inputs(q, k, v, tensor_layout)
-    b, hq, nq, d = _extents(q, tensor_layout)
-    _, hkv, nk, _ = _extents(k, tensor_layout)
-    scale = _scale(sm_scale, d)
+    dims, scale = _problem(q, k, v, tensor_layout, sm_scale)
+    b, hq, hkv, nq, nk, d = dims
     lse_shape = (b, hq, nq)
     if out is not None:
         _check_out(out, q)
@@ -269,7 +275,6 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
             return (o, lse) if return_lse else o  # nothing to compute (the library rejects zero lengths)
         q, k, v = _materialize(q), _materialize(k), _materialize(v)
         lib = _lib.get_library()
-        dims = (b, hq, hkv, nq, nk, d)
         ws_bytes = lib.sagegen_workspace_size(*dims)
         # torch's caching allocator returns >= 256-byte aligned blocks; freeing this tensor when the
         # function returns is safe because reuse is ordered on the same (current) stream.
@@ -301,15 +306,10 @@ def prepare(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return
     run(Phase.ATTENTION) re-runs the attention kernel alone on the workspace an earlier
     run(Phase.QUANTIZE) or run() filled. variant: an index from variants() to bypass the dispatcher
     (autotuning); the library refuses one that does not serve the call."""
-    if tensor_layout not in _LAYOUTS:
-        raise ValueError(f"tensor_layout must be 'HND' or 'NHD', got {tensor_layout!r}")
-    _check_inputs(q, k, v, tensor_layout)
-    b, hq, nq, d = _extents(q, tensor_layout)
-    _, hkv, nk, _ = _extents(k, tensor_layout)
-    scale = _scale(sm_scale, d)
+    dims, scale = _problem(q, k, v, tensor_layout, sm_scale)
+    b, hq, hkv, nq, nk, d = dims
     q, k, v = _materialize(q), _materialize(k), _materialize(v)
     lib = _lib.get_library()
-    dims = (b, hq, hkv, nq, nk, d)
     with _device_guard(q.device):
         o = torch.empty(q.shape, dtype=q.dtype, device=q.device)
         lse = torch.empty((b, hq, nq), dtype=torch.float32, device=q.device) if return_lse else None
