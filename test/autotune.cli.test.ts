@@ -7,29 +7,16 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { CLI, ROOT, expectUserError, runCli } from './helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AXIS_ORDER, defaultAxes, prune, resolveAxes, searchSpace } from '../autotune/space.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'sagegen.js');
 const SUMMARY = /^(\d+) candidates, (\d+) kept, (\d+) pruned$/;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-autotune-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function sagegen(args: string[]) {
-  return execa('node', [CLI, ...args], { reject: false, cwd: tmp, env: { NO_COLOR: '1' } });
-}
-
-function expectUserError(r: { exitCode?: number; stdout: string; stderr: string }): string {
-  expect(r.exitCode, `stderr: ${r.stderr}`).toBe(1);
-  expect(r.stdout).toBe('');
-  expect(r.stderr.startsWith('sagegen: ')).toBe(true);
-  expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-  return r.stderr;
-}
+const sagegen = (args: string[]) => runCli(args, tmp);
 
 const lastLine = (text: string) => text.trimEnd().split('\n').at(-1)!;
 

@@ -6,32 +6,18 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
+import { CLI, ROOT, expectUserError, runCli } from './helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { describeNvcc } from './helpers/nvcc.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'sagegen.js');
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs the CLI from `cwd` (default: an empty temp dir, so relative paths resolve there). */
-function sagegen(args: string[], cwd = tmp) {
-  return execa('node', [CLI, ...args], { reject: false, cwd, env: { NO_COLOR: '1' } });
-}
-
-/** A failure a user can read: exit 1, nothing on stdout, no stack trace, "sagegen:" first. */
-function expectUserError(r: { exitCode?: number; stdout: string; stderr: string }): string {
-  expect(r.exitCode, `stderr: ${r.stderr}`).toBe(1);
-  expect(r.stdout).toBe('');
-  expect(r.stderr.startsWith('sagegen: ')).toBe(true);
-  expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-  return r.stderr;
-}
+const sagegen = (args: string[], cwd = tmp) => runCli(args, cwd);
 
 beforeAll(() => {
   if (!existsSync(CLI)) {
