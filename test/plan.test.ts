@@ -145,6 +145,25 @@ describe('plan arithmetic', () => {
   });
 });
 
+describe('cp.async pipeline counts', () => {
+  // One group per key tile, Q in the first: at iteration t, prefetchTiles + t groups were committed and
+  // tile t is group t, so the loop may leave prefetchTiles - 1 pending (one fewer when it also reads t + 1).
+  const planOf = (stages: number, overlapQk: boolean) => {
+    const input = defaultSpecInput({ arch: 'sm_89', headDim: 64 });
+    return planKernel(parseSpec({ ...input, tiling: { ...input.tiling, stages, overlapQk } })).pipeline;
+  };
+  it('without overlapQk the loop waits for its own tile', () => {
+    for (const stages of [2, 3, 4]) {
+      expect(planOf(stages, false)).toEqual({ prefetchTiles: stages - 1, prologueWaitPending: stages - 2, loopWaitPending: stages - 2 });
+    }
+  });
+  it('with overlapQk the loop also waits for the next tile', () => {
+    for (const stages of [3, 4]) {
+      expect(planOf(stages, true)).toEqual({ prefetchTiles: stages - 1, prologueWaitPending: stages - 2, loopWaitPending: stages - 3 });
+    }
+  });
+});
+
 describe('resource refusals', () => {
   it('shared memory over the arch limit: sm_86, 4 stages, ctaK 256, D=128', () => {
     const spec = attention({ arch: 'sm_86', headDim: 128 }).tiling({ ctaK: 256, stages: 4 }).build();
