@@ -139,7 +139,8 @@ describe('plan arithmetic', () => {
   });
 
   it('Hopper runs FP8 mma emulated, Ada natively', () => {
-    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.pvNative).toBe(false);
+    expect(planKernel(attention({ arch: 'sm_90a', headDim: 128 }).pvFp8({ accumulator: 'f16', flushKeys: 32 }).build()).arch.pvNative).toBe(false);
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.pvNative).toBe(true); // 16-bit default
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).arch.pvNative).toBe(true);
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.archSpecific).toBe(true);
   });
@@ -187,9 +188,9 @@ describe('resource refusals', () => {
   });
 
   it('the same tiling that exceeds 99 KiB on sm_89 fits 227 KiB on sm_90a', () => {
-    const tiling = { ctaK: 256, stages: 2 };
+    const tiling = { ctaQ: 128, warpQ: 16, warps: 8 as const, ctaK: 256, stages: 2, minBlocksPerSm: 1 };
     const sm89 = attention({ arch: 'sm_89', headDim: 128 }).tiling(tiling).build();
-    const sm90a = attention({ arch: 'sm_90a', headDim: 128 }).tiling(tiling).build();
+    const sm90a = attention({ arch: 'sm_90a', headDim: 128 }).tiling(tiling).pvFp8({ accumulator: 'f16' }).build();
     const D = 128;
     const total = sm89.tiling.ctaQ * D + 2 * (256 * D + D * 256);
     expect(total).toBeGreaterThan(99 * KiB);
