@@ -771,8 +771,11 @@ def api_checks(lib):
     statuses = [_lib.decode(lib.sagegen_status_string(s)) for s in list(range(15)) + [999]]
     want_scale = ctypes.c_float(1 / math.sqrt(128)).value
     return [
-        ("sagegen_abi_version() == 1", lib.sagegen_abi_version() == _abi.ABI_VERSION, lib.sagegen_abi_version()),
+        ("sagegen_abi_version() == ABI_VERSION", lib.sagegen_abi_version() == _abi.ABI_VERSION, lib.sagegen_abi_version()),
         ("sagegen_version() non-empty", bool(_lib.decode(lib.sagegen_version())), _lib.decode(lib.sagegen_version())),
+        ("sagegen_archs() lists the archs of the variants", sorted(_lib.decode(lib.sagegen_archs()).split(",")) == sorted(
+            {f"sm_{v['compute_capability']}{'a' if v['arch_specific'] else ''}" for v in sagegen.variants()}),
+         _lib.decode(lib.sagegen_archs())),
         ("args_init defaults", args.struct_size == ctypes.sizeof(args) and args.abi_version == _abi.ABI_VERSION
          and args.layout == _abi.Layout.HND and args.softmax_scale == 0 and not args.q and not args.workspace
          and zero_strides, f"struct_size={args.struct_size} abi={args.abi_version} layout={args.layout} scale={args.softmax_scale}"),

@@ -21,6 +21,8 @@ __all__ = [
     "library_path",
     "version",
     "abi_version",
+    "archs",
+    "variants",
     "status_string",
     "SagegenError",
     "LibraryNotFoundError",
@@ -58,6 +60,11 @@ def version():
 def abi_version():
     """sagegen_abi_version() of the loaded library."""
     return int(_lib.get_library().sagegen_abi_version())
+
+
+def archs():
+    """The GPU archs the loaded library holds code for (sagegen_archs()), e.g. ['sm_89', 'sm_90a']."""
+    return [a for a in _lib.decode(_lib.get_library().sagegen_archs()).split(",") if a]
 
 
 def status_string(status):
