@@ -56,12 +56,21 @@ async function readManifest(buildDir: string): Promise<BuildManifest> {
   }
 }
 
-/** Refuses a prefix that is a file, or has a file where a directory of the layout goes. */
-async function checkPrefix(prefix: string): Promise<void> {
-  for (const dir of ['', 'include', 'lib', 'lib/cmake', 'lib/cmake/sagegen', 'lib/pkgconfig', 'share', 'share/sagegen']) {
+/**
+ * Refuses, before anything is built or written, a prefix that is a file, or that has a file where
+ * a directory of the layout goes or anything but a file where an installed file goes.
+ */
+export async function checkInstallPrefix(prefix: string): Promise<void> {
+  const dirs = new Set(['', ...INSTALLED_FILES.flatMap((f) => path.dirname(f).split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/')))]);
+  for (const dir of dirs) {
     const p = path.join(prefix, dir);
     const s = await stat(p).catch(() => undefined);
     if (s && !s.isDirectory()) throw new InstallError(`--install = "${prefix}": ${p} exists and is not a directory`);
+  }
+  for (const file of INSTALLED_FILES) {
+    const p = path.join(prefix, file);
+    const s = await stat(p).catch(() => undefined);
+    if (s && !s.isFile()) throw new InstallError(`--install = "${prefix}": ${p} exists and is not a file`);
   }
 }
 
@@ -70,7 +79,7 @@ export async function install(options: InstallOptions): Promise<string[]> {
   const buildDir = path.resolve(options.buildDir);
   const prefix = path.resolve(options.prefix);
   const manifest = await readManifest(buildDir);
-  await checkPrefix(prefix);
+  await checkInstallPrefix(prefix);
   const cuda = await cudaToolkitDirs(options.nvcc ?? (await findNvcc()));
   const [major, minor] = manifest.sagegenVersion.split('.').map(Number) as [number, number];
   const rendered = renderInstallFiles({

@@ -12,7 +12,7 @@ import { defaultSpecInput } from '../dsl/builder.js';
 import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
-import { install } from '../build/install.js';
+import { checkInstallPrefix, install, InstallError } from '../build/install.js';
 import { projectRoot } from '../build/paths.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
@@ -343,6 +343,10 @@ async function main(): Promise<void> {
           },
         }),
       async (argv) => {
+        if (argv.install !== undefined) {
+          if (!argv.install) throw new UsageError('--install = "": give the install prefix, e.g. --install /opt/sagegen');
+          await checkInstallPrefix(path.resolve(argv.install)); // before the build, not after it
+        }
         const tuned = argv.config ? await tunedFromFile(argv.config, argv.arch, argv.gpu) : undefined;
         const specs = tuned ? tuned.specs : await specsFromFlags(argv);
         const outDir = argv.out ?? defaultOutDir(specs);
@@ -360,8 +364,7 @@ async function main(): Promise<void> {
             `  ${manifest.libraries.shared}, ${manifest.libraries.archive}, ${manifest.libraries.header}, manifest.json\n` +
             (spills.length ? `  warning: register spills in ${spills.join(', ')}\n` : ''),
         );
-        if (argv.install !== undefined) {
-          if (!argv.install) throw new UsageError('--install = "": give the install prefix, e.g. --install /opt/sagegen');
+        if (argv.install) {
           await install({ buildDir: outDir, prefix: argv.install });
           process.stdout.write(
             `installed into ${path.resolve(argv.install)} (archs ${manifest.archs.sass.join(', ')}): find_package(sagegen) with CMAKE_PREFIX_PATH, or PKG_CONFIG_PATH=${path.resolve(argv.install, 'lib', 'pkgconfig')}\n`,
@@ -425,7 +428,7 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   if (e instanceof SpecError) process.stderr.write(`sagegen: invalid spec:\n${e.issues.map((i) => `  ${i.field} = ${JSON.stringify(i.value)}: ${i.rule}`).join('\n')}\n`);
-  else if (e instanceof UsageError || e instanceof ToolchainError) process.stderr.write(`sagegen: ${e.message}\n`);
+  else if (e instanceof UsageError || e instanceof ToolchainError || e instanceof InstallError) process.stderr.write(`sagegen: ${e.message}\n`);
   else process.stderr.write(`sagegen: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
 });

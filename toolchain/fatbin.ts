@@ -32,8 +32,8 @@ export interface FatbinEntry {
   kind: 'sass' | 'ptx';
   /** `sm_89`, `sm_90a` for SASS; `compute_89` for PTX. */
   arch: string;
-  /** Payload bytes as stored (PTX is usually compressed). */
-  bytes: number;
+  /** The payload as stored (a cubin for SASS; PTX is usually compressed). */
+  payload: Buffer;
 }
 
 /** The bytes of the named section of an ELF64 little-endian file, or undefined when it has none. */
@@ -73,13 +73,14 @@ export function fatbinEntries(section: Buffer): FatbinEntry[] {
       const kind = section.readUInt16LE(q);
       const entryHeader = section.readUInt32LE(q + 4);
       const bytes = Number(section.readBigUInt64LE(q + 8));
+      if (entryHeader < 48 || q + entryHeader + bytes > end) throw new FatbinError(`fat binary entry at offset ${q} is malformed (header ${entryHeader}, payload ${bytes} bytes)`);
       const sm = section.readUInt32LE(q + 28);
       const archSpecific = (section.readBigUInt64LE(q + 40) & FLAG_ARCH_SPECIFIC) !== 0n;
       const suffix = archSpecific ? 'a' : '';
-      if (kind === KIND_SASS) entries.push({ kind: 'sass', arch: `sm_${sm}${suffix}`, bytes });
-      else if (kind === KIND_PTX) entries.push({ kind: 'ptx', arch: `compute_${sm}${suffix}`, bytes });
+      const payload = section.subarray(q + entryHeader, q + entryHeader + bytes);
+      if (kind === KIND_SASS) entries.push({ kind: 'sass', arch: `sm_${sm}${suffix}`, payload });
+      else if (kind === KIND_PTX) entries.push({ kind: 'ptx', arch: `compute_${sm}${suffix}`, payload });
       else throw new FatbinError(`fat binary entry at offset ${q} has unknown kind ${kind}`);
-      if (entryHeader === 0) throw new FatbinError(`fat binary entry at offset ${q} has a zero header size`);
       q += entryHeader + bytes;
     }
     p = end;
