@@ -12,6 +12,7 @@ import { defaultSpecInput } from '../dsl/builder.js';
 import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
+import { checkInstallPrefix, install, InstallError } from '../build/install.js';
 import { projectRoot } from '../build/paths.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
@@ -336,8 +337,16 @@ async function main(): Promise<void> {
           quiet: { type: 'boolean', default: false },
           config: { type: 'string', describe: 'tuned configuration (sagegen autotune --select): build its winners, dispatched by kv_len bucket' },
           gpu: { type: 'string', describe: 'with --config: the GPU whose tuning to use, when the file has several for one arch' },
+          install: {
+            type: 'string',
+            describe: 'also install into PREFIX: include/, lib/ (.so, .a, CMake package, pkg-config file), share/sagegen/manifest.json',
+          },
         }),
       async (argv) => {
+        if (argv.install !== undefined) {
+          if (!argv.install) throw new UsageError('--install = "": give the install prefix, e.g. --install /opt/sagegen');
+          await checkInstallPrefix(path.resolve(argv.install)); // before the build, not after it
+        }
         const tuned = argv.config ? await tunedFromFile(argv.config, argv.arch, argv.gpu) : undefined;
         const specs = tuned ? tuned.specs : await specsFromFlags(argv);
         const outDir = argv.out ?? defaultOutDir(specs);
@@ -355,6 +364,12 @@ async function main(): Promise<void> {
             `  ${manifest.libraries.shared}, ${manifest.libraries.archive}, ${manifest.libraries.header}, manifest.json\n` +
             (spills.length ? `  warning: register spills in ${spills.join(', ')}\n` : ''),
         );
+        if (argv.install) {
+          await install({ buildDir: outDir, prefix: argv.install });
+          process.stdout.write(
+            `installed into ${path.resolve(argv.install)} (archs ${manifest.archs.sass.join(', ')}): find_package(sagegen) with CMAKE_PREFIX_PATH, or PKG_CONFIG_PATH=${path.resolve(argv.install, 'lib', 'pkgconfig')}\n`,
+          );
+        }
       },
     )
     .command(
@@ -413,7 +428,7 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   if (e instanceof SpecError) process.stderr.write(`sagegen: invalid spec:\n${e.issues.map((i) => `  ${i.field} = ${JSON.stringify(i.value)}: ${i.rule}`).join('\n')}\n`);
-  else if (e instanceof UsageError || e instanceof ToolchainError) process.stderr.write(`sagegen: ${e.message}\n`);
+  else if (e instanceof UsageError || e instanceof ToolchainError || e instanceof InstallError) process.stderr.write(`sagegen: ${e.message}\n`);
   else process.stderr.write(`sagegen: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
 });

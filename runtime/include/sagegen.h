@@ -7,6 +7,7 @@
  * ABI versioning: SAGEGEN_ABI_VERSION changes whenever a struct layout or a signature changes.
  * sagegen_forward_args begins with `struct_size` and `abi_version`, which the library checks, so a
  * program compiled against another ABI gets SAGEGEN_STATUS_ABI_MISMATCH instead of a misread struct.
+ * Version 2 added sagegen_archs (a binding that needs it refuses a version-1 library by its number).
  */
 #ifndef SAGEGEN_H
 #define SAGEGEN_H
@@ -18,7 +19,7 @@
 extern "C" {
 #endif
 
-#define SAGEGEN_ABI_VERSION 1
+#define SAGEGEN_ABI_VERSION 2
 
 #if defined(_WIN32)
 #define SAGEGEN_API __declspec(dllexport)
@@ -40,7 +41,8 @@ typedef enum sagegen_status {
   SAGEGEN_STATUS_UNSUPPORTED_DTYPE = 7,     /* dtype not fp16/bf16, or no variant built for it */
   SAGEGEN_STATUS_UNSUPPORTED_LAYOUT = 8,    /* layout not HND/NHD */
   SAGEGEN_STATUS_WORKSPACE_TOO_SMALL = 9,   /* workspace_bytes < sagegen_workspace_size(...) */
-  SAGEGEN_STATUS_NO_VARIANT = 10,           /* no built variant runs on this device / for this causal flag */
+  SAGEGEN_STATUS_NO_VARIANT = 10,           /* no built variant runs on this device / for this causal flag;
+                                               the detail names the device's arch and the archs built */
   SAGEGEN_STATUS_BAD_SCALE = 11,            /* softmax scale is NaN, Inf or <= 0 */
   SAGEGEN_STATUS_ABI_MISMATCH = 12,         /* args->struct_size / abi_version do not match this library */
   SAGEGEN_STATUS_CUDA_ERROR = 13,           /* a CUDA runtime call or a kernel launch failed */
@@ -156,8 +158,15 @@ SAGEGEN_API const char* sagegen_last_error_detail(void);
 
 SAGEGEN_API float sagegen_default_scale(int64_t head_dim);
 
+/* SAGEGEN_ABI_VERSION of the library (compare with the header's to catch a mismatched pair). */
 SAGEGEN_API int32_t sagegen_abi_version(void);
+/* The sagegen release that generated the library, e.g. "0.1.0" (static storage). */
 SAGEGEN_API const char* sagegen_version(void);
+/* The GPU archs the library holds code for, comma-separated, oldest first, e.g. "sm_80,sm_89,sm_90a"
+ * (static storage). Each variant's fat binary has SASS for its arch; variants for archs without the
+ * "a" suffix also carry PTX, which the driver compiles for newer GPUs (sm_90a code runs only on
+ * compute capability 9.0). sagegen_variant_get_info tells which variant has which arch. */
+SAGEGEN_API const char* sagegen_archs(void);
 
 #ifdef __cplusplus
 }

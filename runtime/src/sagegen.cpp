@@ -5,10 +5,12 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "sagegen_variant.h"
 
@@ -82,15 +84,23 @@ bool variantRunsOn(const sagegen::VariantDescriptor& v, int deviceCapability) {
   return v.archSpecific ? deviceCapability == v.computeCapability : deviceCapability >= v.computeCapability;
 }
 
-std::string builtArchs() {
-  std::string s;
-  for (int i = 0; i < sagegen::kVariantCount; ++i) {
-    char b[32];
-    std::snprintf(b, sizeof b, "sm_%d%s", sagegen::kVariants[i]->computeCapability,
-                  sagegen::kVariants[i]->archSpecific ? "a" : "");
-    if (s.find(b) == std::string::npos) s += (s.empty() ? "" : ", ") + std::string(b);
-  }
-  return s.empty() ? "none" : s;
+std::string archName(const sagegen::VariantDescriptor& v) { return "sm_" + std::to_string(v.computeCapability) + (v.archSpecific ? "a" : ""); }
+
+// The distinct archs of the variants, oldest first ("sm_80,sm_89,sm_90a"), computed once.
+const std::string& builtArchs() {
+  static const std::string archs = [] {
+    std::vector<const sagegen::VariantDescriptor*> sorted(sagegen::kVariants, sagegen::kVariants + sagegen::kVariantCount);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const sagegen::VariantDescriptor* a, const sagegen::VariantDescriptor* b) {
+      return a->computeCapability != b->computeCapability ? a->computeCapability < b->computeCapability : a->archSpecific < b->archSpecific;
+    });
+    std::string s;
+    for (const sagegen::VariantDescriptor* v : sorted) {
+      const std::string name = archName(*v);
+      if (("," + s + ",").find("," + name + ",") == std::string::npos) s += (s.empty() ? "" : ",") + name;
+    }
+    return s;
+  }();
+  return archs;
 }
 
 // The variant for the call: among the dispatch entries whose kv_len range holds the call, the one
@@ -209,7 +219,8 @@ sagegen_status validate(const sagegen_forward_args* args, sagegen::VariantCall* 
   *variant = selectVariant(capability, a.head_dim, a.dtype, a.causal != 0, a.kv_len);
   if (*variant == nullptr)
     return fail(SAGEGEN_STATUS_NO_VARIANT, "device sm_%d, head_dim %lld, %s, causal %d: no built variant runs here (built: %s)", capability,
-                (long long)a.head_dim, a.dtype == SAGEGEN_DTYPE_FP16 ? "fp16" : "bf16", a.causal != 0, builtArchs().c_str());
+                (long long)a.head_dim, a.dtype == SAGEGEN_DTYPE_FP16 ? "fp16" : "bf16", a.causal != 0,
+                builtArchs().empty() ? "none" : builtArchs().c_str());
 
   c.q = a.q;
   c.k = a.k;
@@ -329,5 +340,7 @@ SAGEGEN_API float sagegen_default_scale(int64_t head_dim) { return head_dim > 0 
 SAGEGEN_API int32_t sagegen_abi_version(void) { return SAGEGEN_ABI_VERSION; }
 
 SAGEGEN_API const char* sagegen_version(void) { return SAGEGEN_VERSION_STRING; }
+
+SAGEGEN_API const char* sagegen_archs(void) { return builtArchs().c_str(); }
 
 }  // extern "C"

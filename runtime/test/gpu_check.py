@@ -87,6 +87,7 @@ GUARD = 1024  # NaN elements before and after every output buffer, to catch writ
 REF_CHUNK_BYTES = 512 << 20  # float64 score rows per reference chunk, to bound memory
 
 DEVICE = "cuda"  # "cpu" only for testing this script against a host-memory mock library
+VIA_OP = False  # --via-op: every case runs through torch.ops.sagegen.sageattn (the torch.library op)
 
 
 def sync():
@@ -504,8 +505,16 @@ def our_output(case, qi, ki, vi, sm_scale):
     shape = tuple(qi.shape)
     o_flat, o = poisoned_view(shape, pads, DTYPES[case.dtype])
     l_flat, lse = poisoned_view((case.batch, case.hq, case.qo), {}, torch.float32) if case.lse else (None, None)
-    sagegen.sageattn(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale,
-                     return_lse=case.lse, out=o, lse_out=lse)
+    if VIA_OP:
+        # The custom op allocates its results; they are copied into the poisoned views so that every
+        # check below stays the same (writes outside the output are then not observable).
+        got = torch.ops.sagegen.sageattn(qi, ki, vi, case.layout, case.causal, sm_scale, case.lse)
+        o.copy_(got[0])
+        if case.lse:
+            lse.copy_(got[1])
+    else:
+        sagegen.sageattn(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale,
+                         return_lse=case.lse, out=o, lse_out=lse)
     sync()
     return o, o_flat, lse, l_flat
 
@@ -771,8 +780,11 @@ def api_checks(lib):
     statuses = [_lib.decode(lib.sagegen_status_string(s)) for s in list(range(15)) + [999]]
     want_scale = ctypes.c_float(1 / math.sqrt(128)).value
     return [
-        ("sagegen_abi_version() == 1", lib.sagegen_abi_version() == _abi.ABI_VERSION, lib.sagegen_abi_version()),
+        ("sagegen_abi_version() == ABI_VERSION", lib.sagegen_abi_version() == _abi.ABI_VERSION, lib.sagegen_abi_version()),
         ("sagegen_version() non-empty", bool(_lib.decode(lib.sagegen_version())), _lib.decode(lib.sagegen_version())),
+        ("sagegen_archs() lists the archs of the variants", sorted(_lib.decode(lib.sagegen_archs()).split(",")) == sorted(
+            {f"sm_{v['compute_capability']}{'a' if v['arch_specific'] else ''}" for v in sagegen.variants()}),
+         _lib.decode(lib.sagegen_archs())),
         ("args_init defaults", args.struct_size == ctypes.sizeof(args) and args.abi_version == _abi.ABI_VERSION
          and args.layout == _abi.Layout.HND and args.softmax_scale == 0 and not args.q and not args.workspace
          and zero_strides, f"struct_size={args.struct_size} abi={args.abi_version} layout={args.layout} scale={args.softmax_scale}"),
@@ -919,6 +931,8 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, default=1000, help="seed of the first case; case i uses seed+i (default 1000)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this text")
     ap.add_argument("--max-seq", type=int, default=1 << 30, help="skip cases with qo_len or kv_len above this")
+    ap.add_argument("--via-op", action="store_true",
+                    help="run every case through torch.ops.sagegen.sageattn (the custom op) instead of sageattn(out=...)")
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                     help="cpu: only to test this script against a host-memory mock library")
     return ap.parse_args(argv)
@@ -944,6 +958,8 @@ def load(opts):
 
 def main(argv):
     opts = parse_args(argv)
+    global VIA_OP
+    VIA_OP = opts.via_op
     if opts.device == "cpu":
         use_host_device()
     elif not torch.cuda.is_available():
@@ -964,7 +980,7 @@ def main(argv):
     out = opts.out or os.path.join(REPO, "results", "gpu", f"{label}.json")
     load_granularities(path)
     report.update(label=label, library={"path": path, "version": version, "abi": sagegen.abi_version()},
-                  quick=opts.quick, base_seed=opts.seed)
+                  quick=opts.quick, base_seed=opts.seed, via_op=opts.via_op)
     print(f"sagegen {version} from {path}\nlabel {label} on {report['device']} (capability {report['capability']}), "
           f"torch {torch.__version__}, driver {report['driver']}, commit {report['commit']}")
     probe = VariantProbe()
