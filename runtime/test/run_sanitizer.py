@@ -103,7 +103,7 @@ def main(argv):
     ap.add_argument("--lib", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
-    ap.add_argument("--timeout", type=int, default=150, help="seconds per tool (default 150)")
+    ap.add_argument("--timeout", type=int, default=90, help="seconds per tool (default 90: four tools stay within 6 minutes)")
     ap.add_argument("--python", default=sys.executable, help="python for the driver (needs no torch)")
     opts = ap.parse_args(argv)
     sanitizer = os.environ.get("COMPUTE_SANITIZER") or shutil.which("compute-sanitizer") or "/usr/local/cuda/bin/compute-sanitizer"
