@@ -129,13 +129,16 @@ def _check_inputs(q, k, v, layout):
         raise ValueError(f"q, k, v must be on the same device, got q on {q.device}, k on {k.device}, v on {v.device}")
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"q, k, v must have the same dtype, got q {q.dtype}, k {k.dtype}, v {v.dtype}")
-    bq, hq, _, dq = _extents(q, layout)
+    bq, hq, nq, dq = _extents(q, layout)
     bk, hk, nk, dk = _extents(k, layout)
     bv, hv, nv, dv = _extents(v, layout)
     _check_same("batch size", layout, q=bq, k=bk, v=bv)
     _check_same("head_dim", layout, q=dq, k=dk, v=dv)
     _check_same("number of kv heads", layout, k=hk, v=hv)
     _check_same("kv sequence length", layout, k=nk, v=nv)
+    if nk == 0 and bq * hq * nq > 0:
+        # The library refuses kv_len 0 (and torch hands out NULL for empty tensors): say which it is.
+        raise ValueError(f"kv sequence length is 0 in layout {layout} (k and v hold no keys): attention needs at least one key")
     if hk > 0 and hq % hk != 0:
         raise ValueError(
             f"number of q heads ({hq}) must be a multiple of the number of kv heads ({hk}) "

@@ -29,6 +29,7 @@ class Status:
     CUDA_ERROR = 13
     SIZE_OVERFLOW = 14
     BAD_PHASES = 15
+    OVERLAP = 16
 
 
 class Phase:
