@@ -215,3 +215,21 @@ export async function linkLibraries(nvcc: Nvcc, objects: string[], libDir: strin
   await runNvcc(nvcc, ['-lib', '-o', archive, ...objects], 'libsagegen.a');
   return { shared, archive };
 }
+
+/**
+ * The autotuner's native measurement runner (autotune/runner/): its source compiled for the given
+ * targets and linked with a bundle's libsagegen.a and the static CUDA runtime into one executable, so
+ * the GPU host needs no CUDA, Python or PyTorch shared library to measure (only the driver).
+ */
+export async function linkMeasureRunner(
+  nvcc: Nvcc,
+  files: { source: string; archive: string; includeDirs: string[]; out: string },
+  plans: KernelPlan[],
+): Promise<void> {
+  const gencode = [...new Set(plans.flatMap(gencodeFlags))];
+  await runNvcc(
+    nvcc,
+    [files.source, files.archive, '-o', files.out, '-std=c++17', '-O2', '-cudart=static', ...gencode, ...files.includeDirs.map((d) => `-I${d}`)],
+    'the measurement runner',
+  );
+}
