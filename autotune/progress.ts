@@ -107,7 +107,7 @@ class BarProgress implements MeasureProgress {
     this.counter = new ProgressCounter(now);
     this.bars = new MultiBar({
       stream,
-      format: 'measuring |{bar}| {value}/{total} candidates | best {best} | {eta} left',
+      format: 'measuring |{bar}| {value}/{total} candidates | best {best} | {left} left',
       hideCursor: true,
       clearOnComplete: false,
       // Our own ETA (see the file comment), not cli-progress's rate over every update.
@@ -117,7 +117,7 @@ class BarProgress implements MeasureProgress {
   }
   private payload() {
     const s = this.counter.state();
-    return { best: formatBest(s.best), eta: formatDuration(s.etaSeconds) };
+    return { best: formatBest(s.best), left: formatDuration(s.etaSeconds) };
   }
   update(): void {
     const s = this.counter.state();
@@ -129,6 +129,7 @@ class BarProgress implements MeasureProgress {
   }
   stop(): void {
     this.update();
+    this.bars.update(); // draws now, writing out the log lines still buffered (stop() alone drops them)
     this.bars.stop();
   }
 }
