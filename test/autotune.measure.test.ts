@@ -191,9 +191,10 @@ describe('progress display', () => {
 });
 
 describe('the record schema (the selector\'s parser)', () => {
-  it('accepts every committed measure.py results file, line for line', () => {
+  it('accepts every committed results file (measure.py and native runner), line for line', () => {
     const dir = path.join(ROOT, 'results', 'autotune');
-    const files = readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+    // every .jsonl below results/autotune except the runner's --events transcripts
+    const files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.jsonl') && !f.endsWith('-events.jsonl'));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) {
       const text = readFileSync(path.join(dir, f), 'utf8');
