@@ -16,8 +16,8 @@
 # What `run` does, each step bounded by `timeout` (the whole under 8 minutes):
 #   1. the native runner on tune-wrong-native (N=1024, --events: the protocol `sagegen autotune
 #      --measure` reads);
-#   2. the native runner on tune-native, killed after KILL_AFTER seconds, then run again on the same
-#      results file (resume: nothing measured twice);
+#   2. the native runner on tune-native, killed once it has written KILL_AT records (default 10), then
+#      run again on the same results file (resume: nothing measured twice);
 #   3. measure.py (PyTorch) on four tune-native candidates and on tune-wrong-native, same GPU, same call;
 #   4. autotune/gpu_native_check.py compares them and writes native-check.json (device, date, commit,
 #      command, each criterion and whether it held).
@@ -29,6 +29,7 @@ CARRY=.carry/native-check
 
 prepare() {
   set -e
+  npx tsc -p tsconfig.json  # dist/ from this working tree
   local cli="node dist/cli/sagegen.js"
   $cli autotune --arch sm_90a --headdim 128,64 --pv m16n8k16,fp8-f16 --granularity per-warp --stages 2 --cta-k 32,64 \
     --compile-only --out generated/tune-native
@@ -64,9 +65,16 @@ run() {
   timeout 60 "$W/runner/sagegen-measure" "$W" --out "$OUT/native-wrong.jsonl" --seqs 1024 --events > "$OUT/native-wrong-events.jsonl"
   echo "exit $?"
 
-  echo "== 2. native runner, sweep bundle: killed after ${KILL_AFTER:=15} s, then resumed"
-  timeout -s KILL "$KILL_AFTER" "$T/runner/sagegen-measure" "$T" --out "$OUT/native-tune.jsonl"
-  echo "exit $? (137: killed as intended)"
+  echo "== 2. native runner, sweep bundle: killed (SIGKILL) once ${KILL_AT:=10} records are written, then resumed"
+  "$T/runner/sagegen-measure" "$T" --out "$OUT/native-tune.jsonl" &
+  local pid=$! polls=0
+  while kill -0 "$pid" 2>/dev/null && [ "$(cat "$OUT/native-tune.jsonl" 2>/dev/null | wc -l)" -lt "$KILL_AT" ] && [ "$polls" -lt 600 ]; do
+    sleep 0.2
+    polls=$((polls + 1))
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid"
+  echo "exit $? (137: killed as intended) with $(cat "$OUT/native-tune.jsonl" 2>/dev/null | wc -l) lines written"
   cp "$OUT/native-tune.jsonl" "$work/after-kill.jsonl" 2>/dev/null || : > "$work/after-kill.jsonl"
   timeout 200 "$T/runner/sagegen-measure" "$T" --out "$OUT/native-tune.jsonl"
   echo "exit $?"
@@ -79,7 +87,8 @@ run() {
 import json, sys
 keep = json.load(open(sys.argv[1]))["measure"]
 dims = {v["name"]: v["spec"]["headDim"] for v in json.load(open(sys.argv[2]))["variants"]}
-pick = [n for d in (128, 64) for n in [n for n in keep if dims[n] == d][:2]]
+# per head dim the first and the last candidate of the space order: fp16 and FP8 P·V, two tile shapes
+pick = [n for d in (128, 64) for n in (lambda of_d: [of_d[0], of_d[-1]])([n for n in keep if dims[n] == d])]
 json.dump({"measure": pick}, open(sys.argv[3], "w"))
 print("subset:", ", ".join(pick))
 EOF

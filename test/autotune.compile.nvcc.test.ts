@@ -72,12 +72,12 @@ describeNvcc('sagegen autotune --compile-only', () => {
   });
 
   it('the runner lists this bundle\'s candidates in manifest order and resumes from a results file (dry run, no GPU)', async () => {
-    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { variants: { name: string; spec: Record<string, unknown> }[] };
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { variants: { name: string; spec: Record<string, unknown>; ptxas: { kernel: string }[] }[] };
     const chosen = new Set((JSON.parse(readFileSync(path.join(out, 'candidates.json'), 'utf8')) as { measure: string[] }).measure);
     const names = manifest.variants.map((v) => v.name).filter((n) => chosen.has(n));
     expect(names.length).toBeGreaterThanOrEqual(3);
     const results = path.join(out, 'results.jsonl');
-    type Planned = { name: string; index: number; gate: string; time: number[] };
+    type Planned = { name: string; index: number; gate: string; time: number[]; spec: unknown; ptxas: unknown[] };
     const dryRun = async (...extra: string[]) => {
       const r = await execa(runner, [out, '--out', results, '--seqs', '1024,4096', '--dry-run', ...extra], { reject: false });
       expect(r.exitCode, r.stderr).toBe(0);
@@ -88,6 +88,14 @@ describeNvcc('sagegen autotune --compile-only', () => {
     const fresh = await dryRun();
     expect(fresh.map((p) => p.name)).toEqual(names);
     for (const p of fresh) expect([p.gate, p.time]).toEqual(['todo', [1024, 4096]]);
+    // The spec and the attention kernel's ptxas figures, read from the manifest and written back by
+    // the runner's JSON code, as its gate records carry them.
+    for (const p of fresh) {
+      const v = manifest.variants.find((x) => x.name === p.name)!;
+      expect(p.spec).toEqual(v.spec);
+      expect(p.ptxas).toEqual(v.ptxas.filter((e) => e.kernel === 'attentionKernel'));
+      expect(p.ptxas).toHaveLength(1);
+    }
     expect(new Set(fresh.map((p) => p.index)).size).toBe(names.length);
 
     // An interrupted run: [0] passed and timed at 1024 (written the way measure.py writes, ", " and

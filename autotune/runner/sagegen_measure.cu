@@ -697,6 +697,8 @@ int dryRun(const Options& o, const std::vector<Candidate>& mine, const Previous&
                   .integer("index", c.index)
                   .str("gate", gate == prev.passed.end() ? "todo" : gate->second ? "passed" : "rejected")
                   .raw("time", seqsJson(toTime))
+                  .value("spec", *c.spec)  // as the gate record will carry them
+                  .raw("ptxas", c.ptxasJson)
                   .text());
   }
   return 0;
