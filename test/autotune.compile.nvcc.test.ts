@@ -3,7 +3,7 @@
  * (library + manifest + candidates.json) through the same build stages and cache as `sagegen build`,
  * with the native measurement runner linked statically against the bundle's library. The runner is
  * run here without a GPU: its --dry-run reads the bundle and a results file (resume) and says what
- * it would measure.
+ * it would measure; its --self-test checks the gate's arithmetic on the CPU.
  */
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -119,6 +119,21 @@ describeNvcc('sagegen autotune --compile-only', () => {
 
     // --shard 1/2: every second candidate from the second on, as measure.py shards.
     expect((await dryRun('--shard', '1/2')).map((p) => p.name)).toEqual(names.filter((_, i) => i % 2 === 1));
+  });
+
+  it("the runner's gate arithmetic holds on the CPU (--self-test): Gaussian inputs, and the verdict on known outputs", async () => {
+    const r = await execa(runner, ['--self-test'], { reject: false });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    type Acc = { cos: number; rel_l1: number; nonfinite: number; passed: boolean };
+    const t = JSON.parse(r.stdout) as { ok: boolean; gaussian: { mean: number; variance: number; kurtosis: number }; identical: Acc; noisy: Acc; one_nan: Acc; unwritten: Acc };
+    expect(t.ok).toBe(true);
+    expect(Math.abs(t.gaussian.mean)).toBeLessThan(0.005);
+    expect(Math.abs(t.gaussian.variance - 1)).toBeLessThan(0.01);
+    expect(t.identical).toEqual({ cos: 1, rel_l1: 0, nonfinite: 0, passed: true });
+    expect(t.noisy.passed).toBe(false); // ~8% relative L1 is over the 4.3% floor
+    expect(t.noisy.rel_l1).toBeGreaterThan(0.043);
+    expect(t.one_nan).toMatchObject({ nonfinite: 1, passed: false }); // one NaN rejects, however good the rest
+    expect(t.unwritten).toMatchObject({ cos: 0, passed: false });
   });
 
   it('the runner refuses bad arguments with one line naming the option (exit 2)', async () => {

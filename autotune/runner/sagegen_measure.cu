@@ -4,6 +4,7 @@
  *   sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--events]
  *   sagegen-measure BUNDLE --out RESULTS.jsonl --dry-run     what would be measured; touches no GPU
  *   sagegen-measure --device-count
+ *   sagegen-measure --self-test                              the gate's arithmetic, on the CPU
  *
  * `sagegen autotune --compile-only` links this file statically against the bundle's libsagegen.a
  * (CUDA runtime static), so a GPU host needs neither Node, Python nor PyTorch to measure. It does what
@@ -90,7 +91,7 @@ constexpr double kNanInL1 = 1e9;
   va_end(ap);
   std::fprintf(stderr,
                "\nusage: sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--events] [--dry-run]\n"
-               "       sagegen-measure --device-count\n");
+               "       sagegen-measure --device-count | --self-test\n");
   std::exit(2);
 }
 
@@ -109,11 +110,12 @@ __host__ __device__ inline uint64_t mix64(uint64_t x) {  // the splitmix64 final
   return x ^ (x >> 31);
 }
 
-__device__ inline double gaussian(uint64_t seed, uint64_t stream, uint64_t index) {
+// Host and device: --self-test checks its moments on the CPU.
+__host__ __device__ inline double gaussian(uint64_t seed, uint64_t stream, uint64_t index) {
   const uint64_t h = mix64(mix64(seed ^ mix64(stream)) + index);
   const double u1 = (static_cast<double>(h >> 32) + 1.0) * 0x1p-32;          // (0, 1]: log(u1) is finite
   const double u2 = static_cast<double>(h & 0xFFFFFFFFull) * 0x1p-32;        // [0, 1)
-  return sqrt(-2.0 * log(u1)) * cospi(2.0 * u2);
+  return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
 }
 
 enum Stream : uint64_t { kStreamQ = 1, kStreamK = 2, kStreamV = 3, kStreamKeyBias = 4 };
@@ -556,7 +558,7 @@ struct Options {
   std::string bundle, out;
   std::vector<int64_t> seqs{1024, 4096, 16384};
   int device = 0, shard = 0, shards = 1;
-  bool events = false, dryRun = false, deviceCount = false;
+  bool events = false, dryRun = false, deviceCount = false, selfTest = false;
 };
 
 bool parseInt(const std::string& s, long long min, long long* out) {
@@ -609,6 +611,8 @@ Options parseArgs(int argc, char** argv) {
       o.dryRun = true;
     } else if (a == "--device-count") {
       o.deviceCount = true;
+    } else if (a == "--self-test") {
+      o.selfTest = true;
     } else if (a == "--help" || a == "-h") {
       usage("measures an autotuning bundle's candidates on this GPU (accuracy gate, then timing)");
     } else if (a.rfind("--", 0) == 0) {
@@ -617,7 +621,7 @@ Options parseArgs(int argc, char** argv) {
       positional.push_back(a);
     }
   }
-  if (o.deviceCount) return o;
+  if (o.deviceCount || o.selfTest) return o;
   if (positional.size() != 1) usage("give exactly one BUNDLE directory");
   o.bundle = positional[0];
   if (o.out.empty()) usage("--out RESULTS.jsonl is required");
@@ -704,10 +708,51 @@ int dryRun(const Options& o, const std::vector<Candidate>& mine, const Previous&
   return 0;
 }
 
+/* Checks of the host-side arithmetic the gate rests on, runnable without a GPU (the tests run it
+ * in CI): the generator's moments, and the metrics on outputs whose verdict is known. Prints one
+ * JSON object; exit 0 when every check holds. */
+int selfTest() {
+  constexpr int kSamples = 1 << 20;
+  double sum = 0, sumSq = 0, sum4 = 0;
+  for (int i = 0; i < kSamples; ++i) {
+    const double x = gaussian(kGateSeed, kStreamQ, static_cast<uint64_t>(i));
+    sum += x, sumSq += x * x, sum4 += x * x * x * x;
+  }
+  const double mean = sum / kSamples, var = sumSq / kSamples - mean * mean, kurtosis = sum4 / kSamples / (var * var);
+  bool ok = std::fabs(mean) < 0.005 && std::fabs(var - 1) < 0.01 && std::fabs(kurtosis - 3) < 0.05;
+  // the same index gives the same number; another stream another one
+  ok = ok && gaussian(7, kStreamK, 12345) == gaussian(7, kStreamK, 12345) && gaussian(7, kStreamK, 12345) != gaussian(7, kStreamV, 12345);
+
+  std::vector<double> ref(4096), out(4096);
+  for (size_t i = 0; i < ref.size(); ++i) ref[i] = gaussian(1, kStreamV, i);
+  const Accuracy same = compare(ref, ref);
+  for (size_t i = 0; i < ref.size(); ++i) out[i] = ref[i] * (1 + 0.1 * gaussian(2, kStreamV, i));  // ~8% relative L1
+  const Accuracy noisy = compare(out, ref);
+  std::vector<double> oneNan = ref;
+  oneNan[17] = NAN;
+  const Accuracy withNan = compare(oneNan, ref);
+  const Accuracy unwritten = compare(std::vector<double>(ref.size(), NAN), ref);
+  ok = ok && same.passed && same.cos > 1 - 1e-12 && same.relL1 == 0 && !noisy.passed && noisy.relL1 > kGateRelL1 && !withNan.passed &&
+       withNan.nonfinite == 1 && !unwritten.passed && unwritten.cos == 0 && unwritten.nonfinite == static_cast<long long>(ref.size());
+  auto acc = [](const Accuracy& a) {
+    return sgjson::ObjectWriter().num("cos", a.cos).num("rel_l1", a.relL1).integer("nonfinite", a.nonfinite).boolean("passed", a.passed).text();
+  };
+  emitEvent(sgjson::ObjectWriter()
+                .boolean("ok", ok)
+                .raw("gaussian", sgjson::ObjectWriter().integer("samples", kSamples).num("mean", mean).num("variance", var).num("kurtosis", kurtosis).text())
+                .raw("identical", acc(same))
+                .raw("noisy", acc(noisy))
+                .raw("one_nan", acc(withNan))
+                .raw("unwritten", acc(unwritten))
+                .text());
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parseArgs(argc, argv);
+  if (o.selfTest) return selfTest();
   if (o.deviceCount) {
     int n = 0;
     const cudaError_t err = cudaGetDeviceCount(&n);
