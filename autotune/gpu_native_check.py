@@ -8,7 +8,8 @@ Criteria (each recorded with what was seen, and `passed` only when all hold):
   timings once per length, the killed first run had left a part of them, and nothing is duplicated;
 - gate: on the gate bundle, every candidate without K smoothing is rejected and every one with it
   passes (native runner), and measure.py's verdicts agree candidate by candidate;
-- events: every line the runner printed with --events is a JSON event, one `candidate` per candidate;
+- events: every line the runner printed with --events is a JSON event with the fields the node driver
+  reads, one `candidate` per candidate and one `record` per record;
 - agreement: for lengths >= 4096, the native runner's kernel and whole-call TOP/s are within 10% of
   measure.py's for the same candidates in the same call (at 1024 the Python launch overhead weighs on
   measure.py's figures: reported, not judged).
@@ -118,9 +119,15 @@ def main():
     # events
     events, events_bad = read_jsonl(at("native-wrong-events.jsonl"))
     kinds = [e.get("event") for e in events]
+    # the fields autotune/measure-runner.ts (RunnerEventSchema) reads
+    shaped = all(
+        (e["event"] == "start" and isinstance(e.get("candidates"), int))
+        or (e["event"] == "record" and isinstance(e.get("resumed"), bool) and isinstance(e.get("record"), dict))
+        or (e["event"] == "candidate" and isinstance(e.get("name"), str) and isinstance(e.get("resumed"), bool))
+        for e in events if e.get("event") in ("start", "record", "candidate"))
     wrong_expected = json.load(open(os.path.join(opts.wrong_bundle, "candidates.json")))["measure"]
     criteria["events"] = {
-        "passed": events_bad == 0 and kinds[:1] == ["start"] and kinds.count("candidate") == len(wrong_expected)
+        "passed": events_bad == 0 and shaped and kinds[:1] == ["start"] and kinds.count("candidate") == len(wrong_expected)
         and kinds.count("record") == len(wrong) and set(kinds) <= {"start", "record", "candidate"},
         "lines": len(events), "not_json": events_bad, "candidate_events": kinds.count("candidate"), "record_events": kinds.count("record"),
     }

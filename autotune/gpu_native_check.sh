@@ -60,6 +60,7 @@ run() {
   echo "== $(date -u +%FT%TZ) commit $SAGEGEN_COMMIT"
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv || true
   echo "== device count: $("$T/runner/sagegen-measure" --device-count)"
+  "$T/runner/sagegen-measure" --self-test
 
   echo "== 1. native runner, gate bundle (N=1024, --events)"
   timeout 60 "$W/runner/sagegen-measure" "$W" --out "$OUT/native-wrong.jsonl" --seqs 1024 --events > "$OUT/native-wrong-events.jsonl"
