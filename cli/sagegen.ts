@@ -21,8 +21,9 @@ import { defaultAxes, PV_FORMS, type SpaceAxes, type SpaceOptions } from '../aut
 import { dryRun, dryRunJson, formatDryRun } from '../autotune/dryrun.js';
 import { prune, searchSpace } from '../autotune/space.js';
 import { pruneCompiled } from '../autotune/occupancy.js';
-import { parseRecords, selectConfig } from '../autotune/select.js';
-import { measureBundle } from '../autotune/measure-runner.js';
+import { parseRecords, RecordError, selectConfig } from '../autotune/select.js';
+import { MeasureError, measureBundle, type MeasureSummary } from '../autotune/measure-runner.js';
+import { buildMeasureRunner } from '../autotune/runner-build.js';
 import { TunedConfigSchema, tunedConfigJsonSchema } from '../autotune/config.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 
@@ -148,6 +149,7 @@ interface AutotuneFlags {
   'max-candidates'?: number;
   'min-warps'?: number;
   seqs?: string;
+  gpus?: string;
   jobs?: number;
 }
 
@@ -197,7 +199,7 @@ async function autotune(argv: AutotuneFlags): Promise<void> {
     }
     case 'measure': {
       if (!argv.out) throw new UsageError('--measure BUNDLE needs --out RESULTS.jsonl');
-      await measureBundle(argv.measure!, argv.out, argv.seqs);
+      await measure(argv.measure!, argv.out, argv);
       return;
     }
     case 'select': {
@@ -210,14 +212,37 @@ async function autotune(argv: AutotuneFlags): Promise<void> {
       const bundle = bundleDirOf({ ...argv, out: undefined });
       await compileBundle(argv, bundle);
       const results = path.join(bundle, 'measurements.jsonl');
-      await measureBundle(bundle, results, argv.seqs);
+      await measure(bundle, results, argv);
       await selectToFile([results], argv.out);
       return;
     }
   }
 }
 
-/** The measurement runner and what it imports, copied into a bundle so the GPU host needs only Python and PyTorch. */
+/** --gpus: 'all' or a positive count (default 1). */
+function parseGpus(value: string | undefined): 'all' | number {
+  if (value === undefined) return 1;
+  if (value === 'all') return 'all';
+  if (!/^[1-9]\d*$/.test(value)) throw new UsageError(`--gpus = "${value}": must be "all" or a positive integer`);
+  return Number(value);
+}
+
+/** Measures a bundle with its native runner, one worker per GPU, with a progress display. */
+async function measure(bundle: string, out: string, argv: AutotuneFlags): Promise<void> {
+  const gpus = parseGpus(argv.gpus);
+  let summary: MeasureSummary;
+  try {
+    summary = await measureBundle({ bundle, out, seqs: argv.seqs === undefined ? undefined : parsePositiveInts('seqs', argv.seqs).join(','), gpus });
+  } catch (e) {
+    if (e instanceof MeasureError) throw new UsageError(e.message);
+    throw e;
+  }
+  process.stdout.write(
+    `${out}: ${summary.gated} candidates gated (${summary.rejected} rejected), ${summary.timed} timings, ${summary.workers} worker(s)\n`,
+  );
+}
+
+/** The Python runner and what it imports, copied into a bundle as the alternative to the native one (a host with Python and PyTorch). */
 async function copyRunner(dir: string): Promise<void> {
   const root = projectRoot();
   await mkdir(dir, { recursive: true });
@@ -274,16 +299,28 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
   };
   await writeFile(path.join(outDir, 'candidates.json'), JSON.stringify(candidates, null, 2) + '\n');
   await copyRunner(path.join(outDir, 'runner'));
+  process.stderr.write('  nvcc the native measurement runner\n');
+  const runner = await buildMeasureRunner(outDir, manifest);
   process.stdout.write(
     `bundle ${outDir}: ${chosen.length} compiled, ${verdict.kept.length} to measure, ${verdict.pruned.length} pruned after compile (spills / occupancy)\n` +
-      `measure it on the GPU host (Python with PyTorch; no Node or repository needed): python3 ${path.join(outDir, 'runner', 'measure.py')} ${outDir} --out RESULTS.jsonl\n`,
+      `measure it on the GPU host (only the CUDA driver needed: no Node, Python or repository): ${runner} ${outDir} --out RESULTS.jsonl [--device I --shard I/N]\n` +
+      `  or, with Node there: npx sagegen autotune --measure ${outDir} --out RESULTS.jsonl [--gpus all]\n` +
+      `  or, with Python and PyTorch there: python3 ${path.join(outDir, 'runner', 'measure.py')} ${outDir} --out RESULTS.jsonl [--gpus all]\n`,
   );
 }
 
 async function selectToFile(files: string[], out: string): Promise<void> {
-  const records = (await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => {
+  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => {
     throw new UsageError(`--select: cannot read "${f}"`);
-  })))).flatMap(parseRecords);
+  })));
+  const records = texts.flatMap((text, i) => {
+    try {
+      return parseRecords(text);
+    } catch (e) {
+      if (e instanceof RecordError) throw new UsageError(`--select: ${files[i]}: ${e.message}`);
+      throw e;
+    }
+  });
   const config = selectConfig(records);
   await writeFile(out, JSON.stringify(config, null, 2) + '\n');
   const entries = config.targets.flatMap((t) => t.entries);
@@ -310,12 +347,13 @@ const autotuneOptions = {
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
   'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },
-  measure: { type: 'string', describe: 'measure the candidates of a compiled BUNDLE on this GPU into --out RESULTS.jsonl (runs autotune/measure.py)' },
+  measure: { type: 'string', describe: "measure the candidates of a compiled BUNDLE on this host's GPU(s) into --out RESULTS.jsonl (runs the bundle's native runner; resumes)" },
   select: { type: 'array', string: true, describe: 'RESULTS.jsonl file(s): choose the fastest passing variant per problem and bucket into --out CONFIG.json' },
   out: { type: 'string', describe: 'bundle dir (--compile-only), results file (--measure) or config file (--select, or the whole run)' },
   'max-candidates': { type: 'number', describe: 'compile at most this many of the kept candidates (in space order)' },
   'min-warps': { type: 'number', describe: 'occupancy floor after compile: resident warps per SM (default 4)' },
   seqs: { type: 'string', describe: 'sequence-length buckets to time, comma-separated (default 1024,4096,16384)' },
+  gpus: { type: 'string', describe: 'with --measure (or a whole run): "all" or a count, one worker per GPU (default 1)' },
   jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },
 } as const;
 

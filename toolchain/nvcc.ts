@@ -229,3 +229,21 @@ export async function cudaToolkitDirs(nvcc: Nvcc): Promise<{ includeDir: string;
   if (!includeDir || !libDir) throw new ToolchainError(`cannot read the CUDA include and library directories from ${nvcc.path} --dryrun:\n${trimOutput(stderr)}`);
   return { includeDir, libDir };
 }
+
+/**
+ * The autotuner's native measurement runner (autotune/runner/): its source compiled for the given
+ * targets and linked with a bundle's libsagegen.a and the static CUDA runtime into one executable, so
+ * the GPU host needs no CUDA, Python or PyTorch shared library to measure (only the driver).
+ */
+export async function linkMeasureRunner(
+  nvcc: Nvcc,
+  files: { source: string; archive: string; includeDirs: string[]; out: string },
+  plans: KernelPlan[],
+): Promise<void> {
+  const gencode = [...new Set(plans.flatMap(gencodeFlags))];
+  await runNvcc(
+    nvcc,
+    [files.source, files.archive, '-o', files.out, '-std=c++17', '-O2', '-cudart=static', ...gencode, ...files.includeDirs.map((d) => `-I${d}`)],
+    'the measurement runner',
+  );
+}
