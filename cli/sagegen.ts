@@ -412,7 +412,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof SpecError) process.stderr.write(`sagegen: invalid spec:\n${e.issues.map((i) => `  ${i.field} = ${JSON.stringify(i.value)}: ${i.rule}`).join('\n')}\n`);
+  if (e instanceof SpecError) process.stderr.write(`sagegen: invalid spec:\n${e.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
   else if (e instanceof UsageError || e instanceof ToolchainError) process.stderr.write(`sagegen: ${e.message}\n`);
   else process.stderr.write(`sagegen: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
