@@ -371,10 +371,10 @@ async function main(): Promise<void> {
       'write the generated .cu of each spec without compiling',
       (y) => y.options({ ...specOptions, out: { type: 'string', demandOption: true, describe: 'directory for the .cu files' } }),
       async (argv) => {
-        const specs = await specsFromFlags(argv);
+        // Every spec is planned before the first file is written: a refused one leaves nothing behind.
+        const plans = (await specsFromFlags(argv)).map(planKernel);
         await mkdir(argv.out, { recursive: true });
-        for (const spec of specs) {
-          const plan = planKernel(spec);
+        for (const plan of plans) {
           const file = path.join(argv.out, `${plan.name}.cu`);
           await writeFile(file, renderVariant(plan));
           process.stdout.write(`${file}\n`);
