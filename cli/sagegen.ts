@@ -59,19 +59,29 @@ function parsePositiveInts(flag: string, value: unknown): number[] {
   });
 }
 
-async function readSpecFile(file: string): Promise<AttentionSpec[]> {
+/** --jobs: yargs turns a non-number into NaN, which must not reach the build as a concurrency. */
+function parseJobs(value: number | undefined): number | undefined {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new UsageError(`--jobs = "${value}": must be a positive integer`);
+  return value;
+}
+
+/** The JSON in the file a flag names; a missing file or bad JSON is a one-line UsageError naming both. */
+async function readJsonFile(flag: string, file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`--spec = "${file}": cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new UsageError(`${flag} = "${file}": cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--spec = "${file}": not valid JSON (${(e as Error).message})`);
+    throw new UsageError(`${flag} = "${file}": not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
+}
+
+async function readSpecFile(file: string): Promise<AttentionSpec[]> {
+  const json = await readJsonFile('--spec', file);
   const items = Array.isArray(json) ? json : [json];
   return items.map((item, i) => {
     try {
@@ -231,12 +241,7 @@ async function copyRunner(dir: string): Promise<void> {
 
 /** Reads and validates a tuned configuration; returns its winners and their kv_len buckets. */
 async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`--config = "${file}": cannot read it as JSON (${(e as Error).message})`);
-  }
+  const json = await readJsonFile('--config', file);
   const parsed = TunedConfigSchema.safeParse(json, { reportInput: true });
   if (!parsed.success) {
     throw new UsageError(`--config = "${file}": not a tuned configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
@@ -261,7 +266,7 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
   const limit = argv['max-candidates'];
   const chosen = limit !== undefined ? kept.slice(0, limit) : kept;
   process.stderr.write(`  ${kept.length} candidates pass the spec rules (${pruned.length} pruned); compiling ${chosen.length}\n`);
-  const manifest = await build({ specs: chosen.map((k) => k.spec), outDir, jobs: argv.jobs, log: (l) => process.stderr.write(`  ${l}\n`) });
+  const manifest = await build({ specs: chosen.map((k) => k.spec), outDir, jobs: parseJobs(argv.jobs), log: (l) => process.stderr.write(`  ${l}\n`) });
   const verdict = pruneCompiled(
     manifest.variants.map((v) => ({ name: v.name, ptxas: v.ptxas, plan: v.plan })),
     { minWarpsPerSm: argv['min-warps'] ?? 4 },
@@ -346,7 +351,7 @@ async function main(): Promise<void> {
           specs,
           dispatch: tuned?.dispatch,
           outDir,
-          jobs: argv.jobs,
+          jobs: parseJobs(argv.jobs),
           log: argv.quiet ? undefined : (l) => process.stderr.write(`  ${l}\n`),
         });
         const spills = manifest.variants.flatMap((v) => v.ptxas.filter((e) => e.spillStoreBytes > 0 || e.spillLoadBytes > 0).map((e) => `${v.name}:${e.kernel}`));
