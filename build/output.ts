@@ -34,7 +34,8 @@ const REASONS: Record<string, string> = {
 
 function reason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
-  return code ? `${code}: ${REASONS[code] ?? (e as Error).message}` : String(e);
+  if (!code) return String(e);
+  return `${code}: ${REASONS[code] ?? (e as Error).message.replace(`${code}: `, '')}`;
 }
 
 const fail = (outDir: string, rule: string) => new OutputError(`output directory "${outDir}": ${rule}`);
@@ -55,9 +56,14 @@ export async function checkOutputDir(outDir: string): Promise<void> {
     throw fail(outDir, `cannot look at it (${reason(e)})`);
   }
   if (!isDirectory) throw fail(outDir, 'is a file; a build writes a directory (choose another path)');
-  const entries = await readdir(outDir).catch((e: unknown) => {
+  let entries: string[];
+  try {
+    entries = await readdir(outDir);
+  } catch (e) {
+    // Moved away since the stat (another build publishing): as good as missing.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw fail(outDir, `cannot read it (${reason(e)})`);
-  });
+  }
   if (entries.length && !entries.includes(MANIFEST)) {
     throw fail(outDir, `is a directory of other files (no ${MANIFEST}, so not a sagegen build); a build replaces its output directory whole, so choose an empty or new path`);
   }

@@ -4,6 +4,10 @@
  * (an object, the kept PTX and cubin, a `ptxas -v` report, the libraries), or fails the way asked:
  * exit with error messages naming the source, or die by a signal. Point sagegen at it with
  * SAGEGEN_NVCC, as a user would. Each invocation appends one JSON line to `log`.
+ *
+ * With FAKE_NVCC_BARRIER=<dir>:<n> in its environment, the archive step (the last nvcc run of a
+ * build) waits until n processes have reached it, so that n concurrent builds publish their output
+ * at the same moment.
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -90,6 +94,15 @@ const finish = () => {
     fs.writeFileSync(out, (args.includes('-lib') ? '!<arch>\n' : '') + 'fake library of ' + objects.join(' ') + '\n');
   }
   log('end', { variant });
+  // The last step of a build (the archive) waits at the barrier: the builds then finish together.
+  if (args.includes('-lib') && process.env.FAKE_NVCC_BARRIER) {
+    const [dir, parties] = process.env.FAKE_NVCC_BARRIER.split(':');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, String(process.pid)), '');
+    const waitUntil = Date.now() + 60000;
+    const poll = () => (fs.readdirSync(dir).length >= Number(parties) || Date.now() > waitUntil ? process.exit(0) : setTimeout(poll, 2));
+    poll();
+  }
 };
 setTimeout(finish, opts.delayMs);
 `;
