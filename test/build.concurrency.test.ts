@@ -25,7 +25,7 @@ const BUILDS = [
   ['--dtype', 'fp16,bf16', '--causal', 'true'],
   ['--dtype', 'bf16', '--causal', 'both'],
 ];
-const ROUNDS = 3;
+const ROUNDS = 2;
 
 const ls = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
 
