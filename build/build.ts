@@ -29,7 +29,7 @@ import {
   type PtxasEntry,
 } from '../toolchain/nvcc.js';
 import { cacheGet, cacheKey, cachePut, readHeaders, resolveCacheDir, type EntryFiles } from './cache.js';
-import { checkOutputDir, createStagingDir, publishOutput } from './output.js';
+import { checkOutputDir, createStagingDir, discardStagingDir, publishOutput } from './output.js';
 import { packageVersion, runtimeIncludeDir, runtimeSourceDir } from './paths.js';
 
 export interface BuildOptions {
@@ -261,7 +261,7 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     return manifest;
   } catch (e) {
     // Never let a cleanup problem hide the error that made the build fail.
-    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    await discardStagingDir(tmp).catch(() => {});
     throw e;
   }
 }

@@ -5,12 +5,16 @@
  * place under a lock (proper-lockfile, `<out>.lock`), so that concurrent builds into the same
  * directory each replace it whole, one after the other, and never interleave their renames.
  *
- * A failure leaves the previous output as it was; the caller removes the staging directory.
+ * A failure leaves the previous output as it was; the caller removes the staging directory
+ * (discardStagingDir). A build interrupted by a signal removes it on the way out; one killed by
+ * SIGKILL leaves `<out>.tmp-<pid>-<random>` behind, which nothing reads.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { onExit } from 'signal-exit';
 
 export class OutputError extends Error {
   constructor(message: string) {
@@ -69,6 +73,26 @@ export async function checkOutputDir(outDir: string): Promise<void> {
   }
 }
 
+/** Staging directories of builds in progress, removed if the process is interrupted (Ctrl-C, SIGTERM). */
+const inProgress = new Set<string>();
+let exitHandlerInstalled = false;
+
+function track(staging: string): void {
+  inProgress.add(staging);
+  if (exitHandlerInstalled) return;
+  exitHandlerInstalled = true;
+  // Synchronous: nothing asynchronous runs once a signal is ending the process.
+  onExit(() => {
+    for (const dir of inProgress) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  });
+}
+
+/** Removes a staging directory whose build failed. */
+export async function discardStagingDir(staging: string): Promise<void> {
+  await rm(staging, { recursive: true, force: true });
+  inProgress.delete(staging);
+}
+
 /** Creates the staging directory beside `outDir` (and `outDir`'s parent); refuses an unwritable place. */
 export async function createStagingDir(outDir: string): Promise<string> {
   const parent = path.dirname(outDir);
@@ -83,6 +107,7 @@ export async function createStagingDir(outDir: string): Promise<string> {
   } catch (e) {
     throw fail(outDir, `cannot write in ${parent} (${reason(e)})`);
   }
+  track(staging);
   return staging;
 }
 
@@ -124,6 +149,7 @@ export async function publishOutput(staging: string, outDir: string): Promise<vo
       // Never publish without the lock (proper-lockfile reports a lost lock here rather than throwing from a timer).
       if (compromised) throw compromised;
       await rename(staging, outDir);
+      inProgress.delete(staging);
     } catch (e) {
       if (previous) await rename(previous, outDir);
       previous = undefined;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { CLI, ROOT, expectUserError, runCli } from './helpers/cli.js';
-import { writeFakeNvcc } from './helpers/fake-nvcc.js';
+import { invocations, writeFakeNvcc } from './helpers/fake-nvcc.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-cli-faults-'));
 // Readable by the unprivileged user some tests run the CLI as (see `asUnprivileged`).
@@ -64,6 +64,12 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 // The groups of pure input faults run their CLI processes concurrently (each test uses its own dirs).
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  for (const t0 = Date.now(); !condition(); await new Promise((r) => setTimeout(r, 50))) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
 const BUILD = ['build', '--arch', 'sm_89', '--headdim', '64', '--causal', 'false', '--dtype', 'fp16', '--quiet'];
 
 beforeAll(() => {
@@ -211,6 +217,30 @@ describe('a failed build leaves the previous output intact and nothing beside it
       expect(stderr).toMatch(rule);
       expect(readdirSync(work)).toEqual(['out']);
       expect(snapshot(path.join(work, 'out'))).toEqual(before);
+    });
+  }
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`interrupted by ${signal} while nvcc runs: out/ as before, the staging directory removed, nvcc stopped`, async () => {
+      const fake = writeFakeNvcc(fresh('fake'), { delayMs: 60_000 });
+      const child = runCli([...BUILD, '--out', 'out'], work, { env: { ...env, SAGEGEN_NVCC: fake.file, SAGEGEN_CACHE_DIR: fresh('cache') } });
+      const compiling = () => invocations(fake).filter((i) => i.event === 'start' && i.variant);
+      await waitFor(() => compiling().length > 0, 'a compile to start');
+      expect(readdirSync(work).filter((f) => f.startsWith('out.tmp-')), 'the staging directory').toHaveLength(1);
+      child.kill(signal);
+      const r = await child;
+      expect(r.signal, r.stderr).toBe(signal);
+      expect(readdirSync(work)).toEqual(['out']);
+      expect(snapshot(path.join(work, 'out'))).toEqual(before);
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      await waitFor(() => compiling().every((i) => !alive(i.pid)), 'the nvcc processes to end');
     });
   }
 
