@@ -10,7 +10,7 @@
  * SIGKILL leaves `<out>.tmp-<pid>-<random>` behind, which nothing reads.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -75,14 +75,18 @@ export async function checkOutputDir(outDir: string): Promise<void> {
 
 /** Staging directories of builds in progress, removed if the process is interrupted (Ctrl-C, SIGTERM). */
 const inProgress = new Set<string>();
+/** Previous outputs renamed aside by a swap that has not yet put the new one in place, by output directory. */
+const asideDuringSwap = new Map<string, string>();
 let exitHandlerInstalled = false;
 
 function track(staging: string): void {
   inProgress.add(staging);
   if (exitHandlerInstalled) return;
   exitHandlerInstalled = true;
-  // Synchronous: nothing asynchronous runs once a signal is ending the process.
+  // Synchronous: nothing asynchronous runs once a signal is ending the process. A signal can land
+  // between the two renames of a swap: the previous output is then put back.
   onExit(() => {
+    for (const [outDir, previous] of asideDuringSwap) if (!existsSync(outDir)) renameSync(previous, outDir);
     for (const dir of inProgress) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   });
 }
@@ -143,6 +147,7 @@ export async function publishOutput(staging: string, outDir: string): Promise<vo
     );
     if (exists) {
       previous = `${outDir}.old-${unique()}`;
+      asideDuringSwap.set(outDir, previous);
       await rename(outDir, previous);
     }
     try {
@@ -156,6 +161,7 @@ export async function publishOutput(staging: string, outDir: string): Promise<vo
       throw fail(outDir, `cannot move the finished build into place (${e === compromised ? `lost the lock ${lockPath}` : reason(e)})`);
     }
   } finally {
+    asideDuringSwap.delete(outDir);
     await release().catch(() => {});
   }
   if (previous) await rm(previous, { recursive: true, force: true });

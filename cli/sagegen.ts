@@ -59,6 +59,15 @@ function parsePositiveInts(flag: string, value: unknown): number[] {
   });
 }
 
+const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e);
+
+/** Writes the file --out names; a path that cannot be written is a one-line UsageError. */
+async function writeOutFile(file: string, text: string): Promise<void> {
+  await writeFile(file, text).catch((e: unknown) => {
+    throw new UsageError(`--out = "${file}": cannot write it (${errorCode(e)})`);
+  });
+}
+
 /** --jobs: yargs turns a non-number into NaN, which must not reach the build as a concurrency. */
 function parseJobs(value: number | undefined): number | undefined {
   if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new UsageError(`--jobs = "${value}": must be a positive integer`);
@@ -289,7 +298,7 @@ async function selectToFile(files: string[], out: string): Promise<void> {
     throw new UsageError(`--select: cannot read "${f}"`);
   })))).flatMap(parseRecords);
   const config = selectConfig(records);
-  await writeFile(out, JSON.stringify(config, null, 2) + '\n');
+  await writeOutFile(out, JSON.stringify(config, null, 2) + '\n');
   const entries = config.targets.flatMap((t) => t.entries);
   process.stdout.write(`wrote ${out}: ${config.targets.length} target(s), ${entries.length} entries\n`);
 }
@@ -378,7 +387,9 @@ async function main(): Promise<void> {
       async (argv) => {
         // Every spec is planned before the first file is written: a refused one leaves nothing behind.
         const plans = (await specsFromFlags(argv)).map(planKernel);
-        await mkdir(argv.out, { recursive: true });
+        await mkdir(argv.out, { recursive: true }).catch((e: unknown) => {
+          throw new UsageError(`--out = "${argv.out}": cannot create the directory (${errorCode(e)})`);
+        });
         for (const plan of plans) {
           const file = path.join(argv.out, `${plan.name}.cu`);
           await writeFile(file, renderVariant(plan));
@@ -396,7 +407,7 @@ async function main(): Promise<void> {
         }),
       async (argv) => {
         const text = JSON.stringify(argv.tuned ? tunedConfigJsonSchema() : attentionSpecJsonSchema(), null, 2) + '\n';
-        if (argv.out) await writeFile(argv.out, text);
+        if (argv.out) await writeOutFile(argv.out, text);
         else process.stdout.write(text);
       },
     )

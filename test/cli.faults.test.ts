@@ -257,6 +257,17 @@ describe('a failed build leaves the previous output intact and nothing beside it
   });
 });
 
+describe('render and schema outputs', () => {
+  it('render --out naming a file, schema --out in a missing directory: one line each, nothing written', async () => {
+    const work = fresh('work');
+    writeFileSync(path.join(work, 'file'), 'x');
+    expect(oneLine(await sagegen(['render', '--arch', 'sm_89', '--headdim', '64', '--out', 'file'], work))).toBe('sagegen: --out = "file": cannot create the directory (EEXIST)');
+    expect(oneLine(await sagegen(['schema', '--out', 'no-dir/schema.json'], work))).toBe('sagegen: --out = "no-dir/schema.json": cannot write it (ENOENT)');
+    expect(readFileSync(path.join(work, 'file'), 'utf8')).toBe('x');
+    expect(readdirSync(work)).toEqual(['file']);
+  });
+});
+
 describe('render', () => {
   it('a refused spec among several: nothing is written, not even the specs before it', async () => {
     const dir = fresh('inputs');

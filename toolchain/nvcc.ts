@@ -51,13 +51,14 @@ export function parseNvccVersion(text: string): { version: [number, number]; bui
   return { version: [Number(m[1]), Number(m[2])], build: m[3]! };
 }
 
-export async function findNvcc(env: NodeJS.ProcessEnv = process.env): Promise<Nvcc> {
+/** The first usable nvcc among `candidates` (default: nvccCandidates of `env`), with its version. */
+export async function findNvcc(env: NodeJS.ProcessEnv = process.env, candidates = nvccCandidates(env)): Promise<Nvcc> {
   // An nvcc named explicitly is the one to use: never fall back silently to another toolkit.
   if (env.SAGEGEN_NVCC && !isExecutable(env.SAGEGEN_NVCC)) {
     const why = existsSync(env.SAGEGEN_NVCC) ? 'not an executable file' : 'no such file';
     throw new ToolchainError(`SAGEGEN_NVCC = "${env.SAGEGEN_NVCC}": ${why}; point it at nvcc, or unset it to search PATH, CUDA_HOME and /usr/local/cuda`);
   }
-  for (const c of nvccCandidates(env)) {
+  for (const c of candidates) {
     if (!isExecutable(c.path)) continue;
     const { stdout } = await runVersion(c.path, env);
     const { version, build } = parseNvccVersion(stdout);
