@@ -174,7 +174,7 @@ def main():
         specs = {n: s for n, s in specs.items() if n in keep}
     names = [n for n in specs if n in index][shard::shards]
     seqs = [int(x) for x in opts.seqs.split(",")]
-    header = {"device": torch.cuda.get_device_name(opts.device), "capability": "%d.%d" % torch.cuda.get_device_capability(opts.device),
+    header = {"device": torch.cuda.get_device_name(opts.device), "capability": "%d.%d" % torch.cuda.get_device_capability(opts.device), "runner": "measure.py",
               "torch": torch.__version__, "nvcc": manifest["nvcc"],
               "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
               "commit": os.environ.get("SAGEGEN_COMMIT", "unknown")}

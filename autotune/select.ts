@@ -1,5 +1,5 @@
 /**
- * Selection: measurement records (the JSON lines autotune/measure.py writes) → a TunedConfig.
+ * Selection: measurement records (the JSON lines autotune/measure.py and the native runner write) → a TunedConfig.
  *
  * Per (arch, GPU) and (head dim, causal, dtype, measured sequence length), the winner is the fastest
  * candidate by whole-call TOP/s among those that passed the accuracy gate. Candidates within
@@ -7,33 +7,45 @@
  * then the lexically smaller name, so the choice never depends on record order. Rejected candidates
  * are counted, never chosen. Buckets split at the geometric means of neighbouring measured lengths.
  */
+import { z } from 'zod';
 import { AttentionSpecSchema, type AttentionSpec } from '../dsl/spec.js';
 import { packageVersion } from '../build/paths.js';
 import { TunedConfigSchema, type MeasuredCandidate, type TunedConfig, type TunedEntry } from './config.js';
 
-export interface GateRecord {
-  kind: 'gate';
-  name: string;
-  seq: null;
-  passed: boolean;
-  accuracy: { cos: number; rel_l1: number; nonfinite: number };
-  spec: unknown;
-  device: string;
-  capability: string;
-  nvcc: { version: string; build: string };
-  date: string;
-}
+/**
+ * One line of a results file, as autotune/measure.py and the native runner (autotune/runner/) write
+ * it. Fields beyond these (torch or CUDA versions, commit, kernel_ms, ptxas figures, an error) are
+ * kept as they are.
+ */
+export const GateRecordSchema = z.looseObject({
+  kind: z.literal('gate'),
+  name: z.string().min(1),
+  seq: z.null(),
+  passed: z.boolean(),
+  accuracy: z.looseObject({ cos: z.number(), rel_l1: z.number().nonnegative(), nonfinite: z.number().int().nonnegative() }),
+  spec: z.unknown(),
+  device: z.string().min(1),
+  capability: z.string().regex(/^\d+\.\d+$/),
+  nvcc: z.looseObject({ version: z.string(), build: z.string() }),
+  date: z.string().min(1),
+});
 
-export interface TimingRecord {
-  kind: 'timing';
-  name: string;
-  seq: number;
-  kernel_tops: number;
-  whole_tops: number;
-  device: string;
-}
+export const TimingRecordSchema = z.looseObject({
+  kind: z.literal('timing'),
+  name: z.string().min(1),
+  seq: z.number().int().positive(),
+  kernel_ms: z.number().positive().optional(),
+  whole_ms: z.number().positive().optional(),
+  kernel_tops: z.number().positive(),
+  whole_tops: z.number().positive(),
+  device: z.string().min(1),
+});
 
-export type MeasureRecord = GateRecord | TimingRecord;
+export const MeasureRecordSchema = z.discriminatedUnion('kind', [GateRecordSchema, TimingRecordSchema]);
+
+export type GateRecord = z.infer<typeof GateRecordSchema>;
+export type TimingRecord = z.infer<typeof TimingRecordSchema>;
+export type MeasureRecord = z.infer<typeof MeasureRecordSchema>;
 
 export interface SelectOptions {
   tieTolerance?: number;
@@ -133,16 +145,36 @@ export function selectConfig(records: MeasureRecord[], options: SelectOptions = 
   return TunedConfigSchema.parse(config);
 }
 
-/** Parses JSON-lines text; a truncated last line (a killed run) is skipped. */
+export class RecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordError';
+  }
+}
+
+/**
+ * Parses JSON-lines text; a line that is not JSON (cut by a killed run) is skipped, as the runners
+ * measure it again on resume. A line that is JSON but not a record is an error naming the line, the
+ * field and the rule.
+ */
 export function parseRecords(text: string): MeasureRecord[] {
   const out: MeasureRecord[] = [];
-  for (const line of text.split('\n')) {
+  for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
+    let json: unknown;
     try {
-      out.push(JSON.parse(line) as MeasureRecord);
+      json = JSON.parse(line);
     } catch {
-      // cut by an interruption; measure.py measures that record again on resume
+      continue; // cut by an interruption
     }
+    const parsed = MeasureRecordSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.path.join('.') || '(record)';
+      const value = issue.path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined), json);
+      throw new RecordError(`line ${i + 1}: ${field} = ${JSON.stringify(value) ?? 'missing'}: ${issue.message}`);
+    }
+    out.push(parsed.data);
   }
   return out;
 }

@@ -28,6 +28,7 @@ import {
   type Nvcc,
   type PtxasEntry,
 } from '../toolchain/nvcc.js';
+import { fatbinTargets, sortArchs } from '../toolchain/fatbin.js';
 import { cacheGet, cacheKey, cachePut, readHeaders, resolveCacheDir, type EntryFiles } from './cache.js';
 import { checkOutputDir, createStagingDir, discardStagingDir, publishOutput } from './output.js';
 import { packageVersion, runtimeIncludeDir, runtimeSourceDir } from './paths.js';
@@ -53,6 +54,8 @@ export interface VariantManifest {
   sourceSha256: string;
   ptx: string | null;
   ptxEmbedded: boolean;
+  /** What the variant's fat binary holds, read from its object: SASS (`sm_89`, `sm_90a`) and PTX (`compute_89`). */
+  fatbin: { sass: string[]; ptx: string[] };
   cubin: string;
   ptxas: PtxasEntry[];
   flags: string[];
@@ -68,6 +71,8 @@ export interface BuildManifest {
   nvcc: { path: string; version: string; build: string };
   abiVersion: number;
   libraries: { shared: string; archive: string; header: string };
+  /** The targets of every variant's fat binary together: SASS archs, and PTX for GPUs newer than them. */
+  archs: { sass: string[]; ptx: string[] };
   variants: VariantManifest[];
   /** Hash of every input that changes the binaries: sources, runtime, flags, nvcc build. */
   contentHash: string;
@@ -174,6 +179,7 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
         ptx: ptx ? path.relative(tmp, ptx) : null,
         // Arch-specific targets (sm_90a) embed only SASS; their PTX is kept for inspection.
         ptxEmbedded: !plan.arch.archSpecific,
+        fatbin: fatbinTargets(files[ENTRY.object]!),
         cubin: path.relative(tmp, cubin),
         // Parsed from the kept nvcc output, also on a hit, so that a parser fix reaches cached entries.
         ptxas: parsePtxas(files[ENTRY.ptxasLog]!.toString('utf8')),
@@ -245,6 +251,10 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
       nvcc: { path: nvcc.path, version: `${nvcc.version[0]}.${nvcc.version[1]}`, build: nvcc.build },
       abiVersion,
       libraries: { shared: 'lib/libsagegen.so', archive: 'lib/libsagegen.a', header: 'include/sagegen.h' },
+      archs: {
+        sass: sortArchs(variants.flatMap((v) => v.fatbin.sass)),
+        ptx: sortArchs(variants.flatMap((v) => v.fatbin.ptx)),
+      },
       variants,
       contentHash: sha256(
         JSON.stringify({

@@ -12,6 +12,7 @@ import { defaultSpecInput } from '../dsl/builder.js';
 import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
+import { checkInstallPrefix, install, InstallError } from '../build/install.js';
 import { projectRoot } from '../build/paths.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
@@ -20,8 +21,9 @@ import { defaultAxes, PV_FORMS, type SpaceAxes, type SpaceOptions } from '../aut
 import { dryRun, dryRunJson, formatDryRun } from '../autotune/dryrun.js';
 import { prune, searchSpace } from '../autotune/space.js';
 import { pruneCompiled } from '../autotune/occupancy.js';
-import { parseRecords, selectConfig } from '../autotune/select.js';
-import { measureBundle } from '../autotune/measure-runner.js';
+import { parseRecords, RecordError, selectConfig } from '../autotune/select.js';
+import { MeasureError, measureBundle, type MeasureSummary } from '../autotune/measure-runner.js';
+import { buildMeasureRunner } from '../autotune/runner-build.js';
 import { TunedConfigSchema, tunedConfigJsonSchema } from '../autotune/config.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 
@@ -166,6 +168,7 @@ interface AutotuneFlags {
   'max-candidates'?: number;
   'min-warps'?: number;
   seqs?: string;
+  gpus?: string;
   jobs?: number;
 }
 
@@ -215,7 +218,7 @@ async function autotune(argv: AutotuneFlags): Promise<void> {
     }
     case 'measure': {
       if (!argv.out) throw new UsageError('--measure BUNDLE needs --out RESULTS.jsonl');
-      await measureBundle(argv.measure!, argv.out, argv.seqs);
+      await measure(argv.measure!, argv.out, argv);
       return;
     }
     case 'select': {
@@ -228,14 +231,37 @@ async function autotune(argv: AutotuneFlags): Promise<void> {
       const bundle = bundleDirOf({ ...argv, out: undefined });
       await compileBundle(argv, bundle);
       const results = path.join(bundle, 'measurements.jsonl');
-      await measureBundle(bundle, results, argv.seqs);
+      await measure(bundle, results, argv);
       await selectToFile([results], argv.out);
       return;
     }
   }
 }
 
-/** The measurement runner and what it imports, copied into a bundle so the GPU host needs only Python and PyTorch. */
+/** --gpus: 'all' or a positive count (default 1). */
+function parseGpus(value: string | undefined): 'all' | number {
+  if (value === undefined) return 1;
+  if (value === 'all') return 'all';
+  if (!/^[1-9]\d*$/.test(value)) throw new UsageError(`--gpus = "${value}": must be "all" or a positive integer`);
+  return Number(value);
+}
+
+/** Measures a bundle with its native runner, one worker per GPU, with a progress display. */
+async function measure(bundle: string, out: string, argv: AutotuneFlags): Promise<void> {
+  const gpus = parseGpus(argv.gpus);
+  let summary: MeasureSummary;
+  try {
+    summary = await measureBundle({ bundle, out, seqs: argv.seqs === undefined ? undefined : parsePositiveInts('seqs', argv.seqs).join(','), gpus });
+  } catch (e) {
+    if (e instanceof MeasureError) throw new UsageError(e.message);
+    throw e;
+  }
+  process.stdout.write(
+    `${out}: ${summary.gated} candidates gated (${summary.rejected} rejected), ${summary.timed} timings, ${summary.workers} worker(s)\n`,
+  );
+}
+
+/** The Python runner and what it imports, copied into a bundle as the alternative to the native one (a host with Python and PyTorch). */
 async function copyRunner(dir: string): Promise<void> {
   const root = projectRoot();
   await mkdir(dir, { recursive: true });
@@ -287,16 +313,28 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
   };
   await writeFile(path.join(outDir, 'candidates.json'), JSON.stringify(candidates, null, 2) + '\n');
   await copyRunner(path.join(outDir, 'runner'));
+  process.stderr.write('  nvcc the native measurement runner\n');
+  const runner = await buildMeasureRunner(outDir, manifest);
   process.stdout.write(
     `bundle ${outDir}: ${chosen.length} compiled, ${verdict.kept.length} to measure, ${verdict.pruned.length} pruned after compile (spills / occupancy)\n` +
-      `measure it on the GPU host (Python with PyTorch; no Node or repository needed): python3 ${path.join(outDir, 'runner', 'measure.py')} ${outDir} --out RESULTS.jsonl\n`,
+      `measure it on the GPU host (only the CUDA driver needed: no Node, Python or repository): ${runner} ${outDir} --out RESULTS.jsonl [--device I --shard I/N]\n` +
+      `  or, with Node there: npx sagegen autotune --measure ${outDir} --out RESULTS.jsonl [--gpus all]\n` +
+      `  or, with Python and PyTorch there: python3 ${path.join(outDir, 'runner', 'measure.py')} ${outDir} --out RESULTS.jsonl [--gpus all]\n`,
   );
 }
 
 async function selectToFile(files: string[], out: string): Promise<void> {
-  const records = (await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => {
+  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => {
     throw new UsageError(`--select: cannot read "${f}"`);
-  })))).flatMap(parseRecords);
+  })));
+  const records = texts.flatMap((text, i) => {
+    try {
+      return parseRecords(text);
+    } catch (e) {
+      if (e instanceof RecordError) throw new UsageError(`--select: ${files[i]}: ${e.message}`);
+      throw e;
+    }
+  });
   const config = selectConfig(records);
   await writeOutFile(out, JSON.stringify(config, null, 2) + '\n');
   const entries = config.targets.flatMap((t) => t.entries);
@@ -323,12 +361,13 @@ const autotuneOptions = {
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
   'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },
-  measure: { type: 'string', describe: 'measure the candidates of a compiled BUNDLE on this GPU into --out RESULTS.jsonl (runs autotune/measure.py)' },
+  measure: { type: 'string', describe: "measure the candidates of a compiled BUNDLE on this host's GPU(s) into --out RESULTS.jsonl (runs the bundle's native runner; resumes)" },
   select: { type: 'array', string: true, describe: 'RESULTS.jsonl file(s): choose the fastest passing variant per problem and bucket into --out CONFIG.json' },
   out: { type: 'string', describe: 'bundle dir (--compile-only), results file (--measure) or config file (--select, or the whole run)' },
   'max-candidates': { type: 'number', describe: 'compile at most this many of the kept candidates (in space order)' },
   'min-warps': { type: 'number', describe: 'occupancy floor after compile: resident warps per SM (default 4)' },
   seqs: { type: 'string', describe: 'sequence-length buckets to time, comma-separated (default 1024,4096,16384)' },
+  gpus: { type: 'string', describe: 'with --measure (or a whole run): "all" or a count, one worker per GPU (default 1)' },
   jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },
 } as const;
 
@@ -350,8 +389,16 @@ async function main(): Promise<void> {
           quiet: { type: 'boolean', default: false },
           config: { type: 'string', describe: 'tuned configuration (sagegen autotune --select): build its winners, dispatched by kv_len bucket' },
           gpu: { type: 'string', describe: 'with --config: the GPU whose tuning to use, when the file has several for one arch' },
+          install: {
+            type: 'string',
+            describe: 'also install into PREFIX: include/, lib/ (.so, .a, CMake package, pkg-config file), share/sagegen/manifest.json',
+          },
         }),
       async (argv) => {
+        if (argv.install !== undefined) {
+          if (!argv.install) throw new UsageError('--install = "": give the install prefix, e.g. --install /opt/sagegen');
+          await checkInstallPrefix(path.resolve(argv.install)); // before the build, not after it
+        }
         const tuned = argv.config ? await tunedFromFile(argv.config, argv.arch, argv.gpu) : undefined;
         const specs = tuned ? tuned.specs : await specsFromFlags(argv);
         const outDir = argv.out ?? defaultOutDir(specs);
@@ -369,6 +416,12 @@ async function main(): Promise<void> {
             `  ${manifest.libraries.shared}, ${manifest.libraries.archive}, ${manifest.libraries.header}, manifest.json\n` +
             (spills.length ? `  warning: register spills in ${spills.join(', ')}\n` : ''),
         );
+        if (argv.install) {
+          await install({ buildDir: outDir, prefix: argv.install });
+          process.stdout.write(
+            `installed into ${path.resolve(argv.install)} (archs ${manifest.archs.sass.join(', ')}): find_package(sagegen) with CMAKE_PREFIX_PATH, or PKG_CONFIG_PATH=${path.resolve(argv.install, 'lib', 'pkgconfig')}\n`,
+          );
+        }
       },
     )
     .command(
@@ -429,7 +482,7 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   if (e instanceof SpecError) process.stderr.write(`sagegen: invalid spec:\n${e.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
-  else if (e instanceof UsageError || e instanceof ToolchainError) process.stderr.write(`sagegen: ${e.message}\n`);
+  else if (e instanceof UsageError || e instanceof ToolchainError || e instanceof InstallError) process.stderr.write(`sagegen: ${e.message}\n`);
   else process.stderr.write(`sagegen: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
 });

@@ -11,22 +11,36 @@
  * `build()` runs the same validation as a spec file (parseSpec), so both paths refuse the same things.
  */
 import type { Arch } from './capabilities.js';
-import { archSupports } from './capabilities.js';
+import { CAPABILITIES } from './capabilities.js';
 import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
 
 /**
  * Default tiles: CTA_Q 128, CTA_K 64 as published for SageAttention2's mma.sync path, but WARP_Q 16
  * with 8 warps instead of WARP_Q 32 with 4. With WARP_Q 32, nvcc 13.0's ptxas reaches 255 registers
- * and spills (D=128 on sm_89/sm_90a; D=64 on sm_80/sm_90a); WARP_Q 16 builds without spills
- * everywhere (170–180 registers). The autotuner is free to pick other shapes.
+ * and spills (D=128 on sm_89; D=64 on sm_80); WARP_Q 16 builds without spills everywhere
+ * (170–180 registers). The autotuner is free to pick other shapes.
+ *
+ * sm_90a is the one arch measured here (H100, autotune/tuned/h100-sm90a.json and
+ * results/bench/NOTES.md): there WARP_Q 32 × 4 warps wins every sequence bucket, with CTA_K 32 at
+ * D=128 (the 32-key S tile keeps it within registers) and CTA_K 64 with 2 blocks per SM at D=64.
  */
-export function defaultTiling(_headDim: 64 | 128): Tiling {
+export function defaultTiling(arch: Arch, headDim: 64 | 128): Tiling {
+  if (arch === 'sm_90a') {
+    return headDim === 128
+      ? { ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false }
+      : { ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 2, overlapQk: false };
+  }
   return { ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8, stages: 2, minBlocksPerSm: 1, overlapQk: false };
 }
 
-/** Default P·V for an arch: the SageAttention2++ FP8 f16-accumulate form where FP8 mma exists. */
+/**
+ * Default P·V for an arch: the SageAttention2++ FP8 f16-accumulate form where FP8 mma.sync runs
+ * natively (sm_89, sm_120); the 16-bit m16n8k16 form elsewhere. On sm_90a FP8 mma.sync exists only
+ * as an emulation (F2FP unpack + fp16 HMMA), measured 8–12% slower than the 16-bit form at equal
+ * tiles on the H100, and the 16-bit P is also the more accurate one.
+ */
 export function defaultPv(arch: Arch): AttentionSpec['pv'] {
-  if (archSupports(arch, 'mma.m16n8k32.e4m3.f16')) {
+  if (CAPABILITIES[arch].native.includes('mma.m16n8k32.e4m3.f16')) {
     return { instruction: 'm16n8k32.e4m3', accumulator: 'f16', flushKeys: 64, pRange: 448, vRange: 2.25 };
   }
   return { instruction: 'm16n8k16' };
@@ -47,7 +61,7 @@ export function defaultSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
     causal: o.causal ?? false,
     dtype: o.dtype ?? 'fp16',
     layout: o.layout ?? 'HND',
-    tiling: defaultTiling(o.headDim),
+    tiling: defaultTiling(o.arch, o.headDim),
     qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
     pv: defaultPv(o.arch),
   };

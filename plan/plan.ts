@@ -106,6 +106,8 @@ export interface KernelPlan {
   registerBudget: number;
   /** The next tile's Q·Kᵀ is issued before this tile's softmax (software pipelining). */
   overlapQk: boolean;
+  /** cp.async groups: key tiles loaded ahead of the one being computed, and groups left pending by the waits. */
+  pipeline: { prefetchTiles: number; prologueWaitPending: number; loopWaitPending: number };
 }
 
 const CHUNK = 16;
@@ -284,5 +286,20 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     minBlocksPerSm: t.minBlocksPerSm,
     registerBudget,
     overlapQk: t.overlapQk,
+    pipeline: pipelineOf(t),
+  };
+}
+
+/**
+ * One cp.async group per key tile (Q joins the first). Tile `tile + prefetchTiles` is loaded into the
+ * stage tile - 1 used. The loop waits until the tiles it reads have landed: `tile` (and `tile + 1`
+ * with overlapQk).
+ */
+function pipelineOf(t: AttentionSpec['tiling']): KernelPlan['pipeline'] {
+  const prefetchTiles = t.stages - 1;
+  return {
+    prefetchTiles,
+    prologueWaitPending: prefetchTiles - 1,
+    loopWaitPending: t.overlapQk ? prefetchTiles - 2 : prefetchTiles - 1,
   };
 }

@@ -52,3 +52,28 @@ export function renderRegistry(variantNames: string[], dispatch?: DispatchRange[
   return template('variants.cpp.hbs')({ variants: variantNames, dispatch: ranges, version: packageVersion() });
 }
 
+
+/** What the installed package files print (build/install.ts prepares it from the build's manifest). */
+export interface InstallFilesInput {
+  version: string;
+  major: number;
+  minor: number;
+  abiVersion: number;
+  /** The SASS archs, PTX targets and variant names, as CMake lists (`a;b`). */
+  archs: string;
+  ptx: string;
+  variants: string;
+  /** The SASS archs comma-separated, for pkg-config. */
+  archsCommas: string;
+  cudaIncludeDir: string;
+  cudaLibDir: string;
+}
+
+/** The CMake package (config + version file) and the pkg-config file of an install prefix. */
+export function renderInstallFiles(input: InstallFilesInput): { config: string; configVersion: string; pkgConfig: string } {
+  return {
+    config: template('install/sagegenConfig.cmake.hbs')(input),
+    configVersion: template('install/sagegenConfigVersion.cmake.hbs')(input),
+    pkgConfig: template('install/sagegen.pc.hbs')({ ...input, archs: input.archsCommas }),
+  };
+}

@@ -120,7 +120,7 @@ describe('sagegen autotune usage', () => {
   it('--help lists the problem, axis and stage flags', async () => {
     const r = await sagegen(['autotune', '--help']);
     expect(r.exitCode).toBe(0);
-    for (const flag of ['--arch', '--headdim', '--dtype', '--causal', '--warp-q', '--cta-k', '--stages', '--pv', '--granularity', '--dry-run', '--json', '--compile-only', '--measure', '--select']) {
+    for (const flag of ['--arch', '--headdim', '--dtype', '--causal', '--warp-q', '--cta-k', '--stages', '--pv', '--granularity', '--dry-run', '--json', '--compile-only', '--measure', '--gpus', '--select']) {
       expect(r.stdout).toContain(flag);
     }
   });

@@ -1,8 +1,11 @@
 /**
  * `sagegen autotune --compile-only` as a user runs it: the kept candidates compile into one bundle
- * (library + manifest + candidates.json) through the same build stages and cache as `sagegen build`.
+ * (library + manifest + candidates.json) through the same build stages and cache as `sagegen build`,
+ * with the native measurement runner linked statically against the bundle's library. The runner is
+ * run here without a GPU: its --dry-run reads the bundle and a results file (resume) and says what
+ * it would measure; its --self-test checks the gate's arithmetic on the CPU.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,5 +51,104 @@ describeNvcc('sagegen autotune --compile-only', () => {
     }
     const check = await execa('python3', ['-c', 'import sys; sys.path[:0] = [sys.argv[1], sys.argv[1] + "/sagegen"]; import sweep, shapes, _abi; print("ok")', path.join(out, 'runner')], { reject: false });
     expect(check.stdout.trim(), check.stderr).toBe('ok');
+  });
+
+  const runner = path.join(out, 'runner', 'sagegen-measure');
+
+  it('links the native runner statically: no CUDA runtime, Python or torch library needed, the C ABI inside', async () => {
+    accessSync(runner, constants.X_OK);
+    const needed = (await execa('readelf', ['-d', runner])).stdout
+      .split('\n')
+      .flatMap((l) => /\(NEEDED\)\s+Shared library: \[(.+)\]/.exec(l)?.[1] ?? []);
+    expect(needed.length).toBeGreaterThan(0);
+    for (const lib of needed) expect(lib).not.toMatch(/cudart|torch|python|c10|sagegen/);
+    const ldd = await execa('ldd', [runner], { reject: false });
+    expect(ldd.stdout).not.toMatch(/not found|torch|python|cudart/);
+    // The library's entry points are defined in the executable itself (T), not imported (U).
+    const symbols = (await execa('nm', [runner])).stdout;
+    for (const fn of ['sagegen_forward_variant', 'sagegen_variant_count', 'sagegen_variant_get_info', 'sagegen_workspace_size']) {
+      expect(symbols).toMatch(new RegExp(`^[0-9a-f]+ T ${fn}$`, 'm'));
+    }
+  });
+
+  it('the runner lists this bundle\'s candidates in manifest order and resumes from a results file (dry run, no GPU)', async () => {
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { variants: { name: string; spec: Record<string, unknown>; ptxas: { kernel: string }[] }[] };
+    const chosen = new Set((JSON.parse(readFileSync(path.join(out, 'candidates.json'), 'utf8')) as { measure: string[] }).measure);
+    const names = manifest.variants.map((v) => v.name).filter((n) => chosen.has(n));
+    expect(names.length).toBeGreaterThanOrEqual(3);
+    const results = path.join(out, 'results.jsonl');
+    type Planned = { name: string; index: number; gate: string; time: number[]; spec: unknown; ptxas: unknown[] };
+    const dryRun = async (...extra: string[]) => {
+      const r = await execa(runner, [out, '--out', results, '--seqs', '1024,4096', '--dry-run', ...extra], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Planned);
+    };
+
+    // Nothing measured yet: every candidate, gate and both lengths to do.
+    const fresh = await dryRun();
+    expect(fresh.map((p) => p.name)).toEqual(names);
+    for (const p of fresh) expect([p.gate, p.time]).toEqual(['todo', [1024, 4096]]);
+    // The spec and the attention kernel's ptxas figures, read from the manifest and written back by
+    // the runner's JSON code, as its gate records carry them.
+    for (const p of fresh) {
+      const v = manifest.variants.find((x) => x.name === p.name)!;
+      expect(p.spec).toEqual(v.spec);
+      expect(p.ptxas).toEqual(v.ptxas.filter((e) => e.kernel === 'attentionKernel'));
+      expect(p.ptxas).toHaveLength(1);
+    }
+    expect(new Set(fresh.map((p) => p.index)).size).toBe(names.length);
+
+    // An interrupted run: [0] passed and timed at 1024 (written the way measure.py writes, ", " and
+    // ": "), [1] rejected, [2]'s gate cut by the kill (no newline).
+    const [a, b, c] = names as [string, string, string];
+    const pyStyle = (o: object) => JSON.stringify(o).replace(/","/g, '", "').replace(/":/g, '": ');
+    writeFileSync(
+      results,
+      [
+        pyStyle({ device: 'X', name: a, seq: null, kind: 'gate', passed: true, accuracy: { cos: 0.9999, rel_l1: 0.01, nonfinite: 0 }, spec: { headDim: 64, note: 'a "quoted" \\ value \u00e9' } }),
+        JSON.stringify({ device: 'X', name: a, seq: 1024, kind: 'timing', kernel_tops: 100.5, whole_tops: 90 }),
+        JSON.stringify({ device: 'X', name: b, seq: null, kind: 'gate', passed: false, accuracy: { cos: 0.99, rel_l1: 0.2, nonfinite: 3 } }),
+        JSON.stringify({ device: 'X', name: c, seq: null, kind: 'gate', passed: true }).slice(0, 40),
+      ].join('\n'),
+    );
+    const resumed = await dryRun();
+    const byName = new Map(resumed.map((p) => [p.name, p]));
+    expect(byName.get(a)).toMatchObject({ gate: 'passed', time: [4096] });
+    expect(byName.get(b)).toMatchObject({ gate: 'rejected', time: [] }); // rejected: never timed
+    expect(byName.get(c)).toMatchObject({ gate: 'todo', time: [1024, 4096] }); // the cut line is measured again
+
+    // --shard 1/2: every second candidate from the second on, as measure.py shards.
+    expect((await dryRun('--shard', '1/2')).map((p) => p.name)).toEqual(names.filter((_, i) => i % 2 === 1));
+  });
+
+  it("the runner's gate arithmetic holds on the CPU (--self-test): Gaussian inputs, and the verdict on known outputs", async () => {
+    const r = await execa(runner, ['--self-test'], { reject: false });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    type Acc = { cos: number; rel_l1: number; nonfinite: number; passed: boolean };
+    const t = JSON.parse(r.stdout) as { ok: boolean; gaussian: { mean: number; variance: number; kurtosis: number }; identical: Acc; noisy: Acc; one_nan: Acc; unwritten: Acc };
+    expect(t.ok).toBe(true);
+    expect(Math.abs(t.gaussian.mean)).toBeLessThan(0.005);
+    expect(Math.abs(t.gaussian.variance - 1)).toBeLessThan(0.01);
+    expect(t.identical).toEqual({ cos: 1, rel_l1: 0, nonfinite: 0, passed: true });
+    expect(t.noisy.passed).toBe(false); // ~8% relative L1 is over the 4.3% floor
+    expect(t.noisy.rel_l1).toBeGreaterThan(0.043);
+    expect(t.one_nan).toMatchObject({ nonfinite: 1, passed: false }); // one NaN rejects, however good the rest
+    expect(t.unwritten).toMatchObject({ cos: 0, passed: false });
+  });
+
+  it('the runner refuses bad arguments with one line naming the option (exit 2)', async () => {
+    for (const [args, needle] of [
+      [[out, '--out', 'x.jsonl', '--shard', '2/2'], '--shard = "2/2"'],
+      [[out, '--out', 'x.jsonl', '--seqs', '1024,abc'], '--seqs = "1024,abc"'],
+      [[out], '--out RESULTS.jsonl is required'],
+      [[out, '--out', 'x.jsonl', '--frobnicate'], 'unknown option --frobnicate'],
+    ] as const) {
+      const r = await execa(runner, [...args], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr.split('\n')[0]).toContain(needle);
+    }
+    const missing = await execa(runner, [path.join(out, 'no-such-bundle'), '--out', 'x.jsonl', '--dry-run'], { reject: false });
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toMatch(/^sagegen-measure: cannot read .*no-such-bundle\/manifest\.json/);
   });
 });

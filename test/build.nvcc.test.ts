@@ -25,6 +25,7 @@ const HEADER = path.join(ROOT, 'runtime', 'include', 'sagegen.h');
 
 const QK_INT8 = 'mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32';
 const PV_FP8_F16 = 'mma.sync.aligned.m16n8k32.row.col.f16.e4m3.e4m3.f16';
+const PV_F16 = 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32';
 
 const spec = (arch: AttentionSpec['arch'], headDim: 64 | 128) => parseSpec(defaultSpecInput({ arch, headDim, causal: false, dtype: 'fp16' }));
 
@@ -140,7 +141,7 @@ describeNvcc('build() with nvcc: sm_89 + sm_90a at D=128, sm_89 at D=64', () => 
     }
   });
 
-  it('keeps the sm_90a PTX for inspection only (not embedded), with the INT8 and FP8 mma, and a cubin', () => {
+  it('keeps the sm_90a PTX for inspection only (not embedded), with the INT8 and (its default) 16-bit P·V mma, and a cubin', () => {
     const v = onDisk.variants.find((x) => x.name === sm90a.name)!;
     const sm89v = onDisk.variants.find((x) => x.name === sm89.name)!;
     expect(v.ptxEmbedded).toBe(false);
@@ -148,7 +149,8 @@ describeNvcc('build() with nvcc: sm_89 + sm_90a at D=128, sm_89 at D=64', () => 
     const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
     expect(ptx).toMatch(/^\.target sm_90a\b/m);
     expect(ptx).toContain(QK_INT8);
-    expect(ptx).toContain(PV_FP8_F16);
+    expect(ptx).toContain(PV_F16);
+    expect(ptx).not.toContain(PV_FP8_F16);
     const cubin = readFileSync(path.join(out, v.cubin));
     expect(cubin.length).toBeGreaterThan(0);
     expect(cubin.subarray(0, 4).toString('latin1')).toBe('\x7fELF');

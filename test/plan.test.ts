@@ -139,9 +139,29 @@ describe('plan arithmetic', () => {
   });
 
   it('Hopper runs FP8 mma emulated, Ada natively', () => {
-    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.pvNative).toBe(false);
+    expect(planKernel(attention({ arch: 'sm_90a', headDim: 128 }).pvFp8({ accumulator: 'f16', flushKeys: 32 }).build()).arch.pvNative).toBe(false);
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.pvNative).toBe(true); // 16-bit default
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).arch.pvNative).toBe(true);
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).arch.archSpecific).toBe(true);
+  });
+});
+
+describe('cp.async pipeline counts', () => {
+  // One group per key tile, Q in the first: at iteration t, prefetchTiles + t groups were committed and
+  // tile t is group t, so the loop may leave prefetchTiles - 1 pending (one fewer when it also reads t + 1).
+  const planOf = (stages: number, overlapQk: boolean) => {
+    const input = defaultSpecInput({ arch: 'sm_89', headDim: 64 });
+    return planKernel(parseSpec({ ...input, tiling: { ...input.tiling, stages, overlapQk } })).pipeline;
+  };
+  it('without overlapQk the loop waits for its own tile', () => {
+    for (const stages of [2, 3, 4]) {
+      expect(planOf(stages, false)).toEqual({ prefetchTiles: stages - 1, prologueWaitPending: stages - 2, loopWaitPending: stages - 2 });
+    }
+  });
+  it('with overlapQk the loop also waits for the next tile', () => {
+    for (const stages of [3, 4]) {
+      expect(planOf(stages, true)).toEqual({ prefetchTiles: stages - 1, prologueWaitPending: stages - 2, loopWaitPending: stages - 3 });
+    }
   });
 });
 
@@ -168,9 +188,9 @@ describe('resource refusals', () => {
   });
 
   it('the same tiling that exceeds 99 KiB on sm_89 fits 227 KiB on sm_90a', () => {
-    const tiling = { ctaK: 256, stages: 2 };
+    const tiling = { ctaQ: 128, warpQ: 16, warps: 8 as const, ctaK: 256, stages: 2, minBlocksPerSm: 1 };
     const sm89 = attention({ arch: 'sm_89', headDim: 128 }).tiling(tiling).build();
-    const sm90a = attention({ arch: 'sm_90a', headDim: 128 }).tiling(tiling).build();
+    const sm90a = attention({ arch: 'sm_90a', headDim: 128 }).tiling(tiling).pvFp8({ accumulator: 'f16' }).build();
     const D = 128;
     const total = sm89.tiling.ctaQ * D + 2 * (256 * D + D * 256);
     expect(total).toBeGreaterThan(99 * KiB);

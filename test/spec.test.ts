@@ -74,13 +74,23 @@ describe('default specs', () => {
             expect(spec.causal).toBe(causal);
           });
 
-  it('use FP8 P·V exactly where the arch accepts the FP8 f16-accumulate mma, else the 16-bit mma', () => {
+  it('use FP8 P·V exactly where the arch runs the FP8 f16-accumulate mma natively, else the 16-bit mma', () => {
     for (const arch of ARCHS) {
       const spec = parseSpec(defaultSpecInput({ arch, headDim: 128 }));
       const cap = CAPABILITIES[arch];
-      const hasFp8 = [...cap.native, ...cap.emulated].includes('mma.m16n8k32.e4m3.f16');
+      const hasFp8 = cap.native.includes('mma.m16n8k32.e4m3.f16');
       expect(spec.pv.instruction, arch).toBe(hasFp8 ? 'm16n8k32.e4m3' : 'm16n8k16');
     }
+    // sm_90a accepts the FP8 form (emulated) but defaults to the measured-faster 16-bit one
+    expect(CAPABILITIES.sm_90a.emulated).toContain('mma.m16n8k32.e4m3.f16');
+    expect(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 64 })).pv.instruction).toBe('m16n8k16');
+  });
+
+  it('use the H100-measured WARP_Q 32 × 4 tiles on sm_90a and WARP_Q 16 × 8 elsewhere', () => {
+    const t = (arch: 'sm_89' | 'sm_90a', headDim: 64 | 128) => parseSpec(defaultSpecInput({ arch, headDim })).tiling;
+    expect(t('sm_90a', 128)).toMatchObject({ ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
+    expect(t('sm_90a', 64)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 2 });
+    for (const d of [64, 128] as const) expect(t('sm_89', d)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8 });
   });
 
   it('fill qk.type with its default "int8" when a spec file leaves it out', () => {

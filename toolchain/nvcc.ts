@@ -232,7 +232,39 @@ export async function compileHost(nvcc: Nvcc, source: string, object: string, in
 export async function linkLibraries(nvcc: Nvcc, objects: string[], libDir: string): Promise<{ shared: string; archive: string }> {
   const shared = path.join(libDir, 'libsagegen.so');
   const archive = path.join(libDir, 'libsagegen.a');
-  await runNvcc(nvcc, ['-shared', '-cudart=static', '-o', shared, ...objects], 'libsagegen.so');
+  // An SONAME, so that programs linked against it (CMake, pkg-config) record `libsagegen.so`, not a path.
+  await runNvcc(nvcc, ['-shared', '-cudart=static', '-Xlinker', '-soname=libsagegen.so', '-o', shared, ...objects], 'libsagegen.so');
   await runNvcc(nvcc, ['-lib', '-o', archive, ...objects], 'libsagegen.a');
   return { shared, archive };
+}
+
+/** Where this nvcc's CUDA headers and libraries are (its own `--dryrun` report, so a wrapper script or a symlinked nvcc is resolved as nvcc resolves itself). */
+export async function cudaToolkitDirs(nvcc: Nvcc): Promise<{ includeDir: string; libDir: string }> {
+  const { stderr } = await runNvcc(nvcc, ['--dryrun', '-o', 'a.out', 'x.cu'], 'nvcc --dryrun (toolkit directories)');
+  const flagDirs = (variable: string, flag: string) => {
+    const line = new RegExp(`^#\\$ ${variable}=(.*)$`, 'm').exec(stderr)?.[1] ?? '';
+    return [...line.matchAll(new RegExp(`"${flag}([^"]+)"`, 'g'))].map((m) => path.resolve(m[1]!));
+  };
+  const includeDir = flagDirs('INCLUDES', '-I')[0];
+  const libDir = flagDirs('LIBRARIES', '-L').find((d) => path.basename(d) !== 'stubs');
+  if (!includeDir || !libDir) throw new ToolchainError(`cannot read the CUDA include and library directories from ${nvcc.path} --dryrun:\n${trimOutput(stderr)}`);
+  return { includeDir, libDir };
+}
+
+/**
+ * The autotuner's native measurement runner (autotune/runner/): its source compiled for the given
+ * targets and linked with a bundle's libsagegen.a and the static CUDA runtime into one executable, so
+ * the GPU host needs no CUDA, Python or PyTorch shared library to measure (only the driver).
+ */
+export async function linkMeasureRunner(
+  nvcc: Nvcc,
+  files: { source: string; archive: string; includeDirs: string[]; out: string },
+  plans: KernelPlan[],
+): Promise<void> {
+  const gencode = [...new Set(plans.flatMap(gencodeFlags))];
+  await runNvcc(
+    nvcc,
+    [files.source, files.archive, '-o', files.out, '-std=c++17', '-O2', '-cudart=static', ...gencode, ...files.includeDirs.map((d) => `-I${d}`)],
+    'the measurement runner',
+  );
 }

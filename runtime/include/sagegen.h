@@ -7,6 +7,7 @@
  * ABI versioning: SAGEGEN_ABI_VERSION changes whenever a struct layout or a signature changes.
  * sagegen_forward_args begins with `struct_size` and `abi_version`, which the library checks, so a
  * program compiled against another ABI gets SAGEGEN_STATUS_ABI_MISMATCH instead of a misread struct.
+ * Version 2 added sagegen_archs (a binding that needs it refuses a version-1 library by its number).
  */
 #ifndef SAGEGEN_H
 #define SAGEGEN_H
@@ -18,7 +19,7 @@
 extern "C" {
 #endif
 
-#define SAGEGEN_ABI_VERSION 1
+#define SAGEGEN_ABI_VERSION 2
 
 #if defined(_WIN32)
 #define SAGEGEN_API __declspec(dllexport)
@@ -36,16 +37,18 @@ typedef enum sagegen_status {
   SAGEGEN_STATUS_UNSUPPORTED_HEAD_DIM = 3,  /* no variant was built for this head dim */
   SAGEGEN_STATUS_HEADS_NOT_DIVISIBLE = 4,   /* query heads not a multiple of kv heads */
   SAGEGEN_STATUS_BAD_LENGTH = 5,            /* batch, heads, qo_len or kv_len is zero or negative */
-  SAGEGEN_STATUS_BAD_STRIDE = 6,            /* a stride is negative, not a multiple of 8 elements, or overlaps */
+  SAGEGEN_STATUS_BAD_STRIDE = 6,            /* a stride is negative or not a multiple of 8 elements */
   SAGEGEN_STATUS_UNSUPPORTED_DTYPE = 7,     /* dtype not fp16/bf16, or no variant built for it */
   SAGEGEN_STATUS_UNSUPPORTED_LAYOUT = 8,    /* layout not HND/NHD */
   SAGEGEN_STATUS_WORKSPACE_TOO_SMALL = 9,   /* workspace_bytes < sagegen_workspace_size(...) */
-  SAGEGEN_STATUS_NO_VARIANT = 10,           /* no built variant runs on this device / for this causal flag */
+  SAGEGEN_STATUS_NO_VARIANT = 10,           /* no built variant runs on this device / for this causal flag;
+                                               the detail names the device's arch and the archs built */
   SAGEGEN_STATUS_BAD_SCALE = 11,            /* softmax scale is NaN, Inf or <= 0 */
   SAGEGEN_STATUS_ABI_MISMATCH = 12,         /* args->struct_size / abi_version do not match this library */
   SAGEGEN_STATUS_CUDA_ERROR = 13,           /* a CUDA runtime call or a kernel launch failed */
-  SAGEGEN_STATUS_SIZE_OVERFLOW = 14,        /* a tensor extent does not fit the library's index arithmetic */
-  SAGEGEN_STATUS_BAD_PHASES = 15            /* sagegen_forward_phases: phases is empty or has unknown bits */
+  SAGEGEN_STATUS_SIZE_OVERFLOW = 14,        /* a size, or the bytes a tensor's strides span, exceeds the library's index arithmetic */
+  SAGEGEN_STATUS_BAD_PHASES = 15,           /* sagegen_forward_phases: phases is empty or has unknown bits */
+  SAGEGEN_STATUS_OVERLAP = 16               /* o's strides overlap its own rows, or o / lse / workspace share bytes with another buffer */
 } sagegen_status;
 
 /* The two phases of a forward: quantization (K mean, INT8 Q and K, FP8 V, written into the
@@ -70,7 +73,9 @@ typedef enum sagegen_layout {
 
 /* Strides in elements. The head-dim stride is always 1. All three zero: contiguous in `layout`.
  * Otherwise each must be a non-negative multiple of 8 elements (every row starts 16-byte aligned),
- * also for dimensions of size 1; inputs may repeat rows (stride 0 broadcasts), the output may not. */
+ * also for dimensions of size 1; inputs may repeat rows (stride 0 broadcasts), the output may not
+ * (SAGEGEN_STATUS_OVERLAP). The buffers the library writes (o, lse, workspace) must not share a byte
+ * with each other or with q, k, v, judged by the byte range each one's pointer and strides span. */
 typedef struct sagegen_strides {
   int64_t batch;
   int64_t head;
@@ -147,7 +152,7 @@ SAGEGEN_API sagegen_status sagegen_forward_variant(const sagegen_forward_args* a
 
 /* Text for a status code; never NULL. When several arguments are wrong, the first check in this
  * order reports: args/ABI, pointers and alignment, dtype, layout, sizes, head dim, scale, strides,
- * workspace size, device. */
+ * the bytes each tensor spans, workspace size, overlap, device. Only the last one calls CUDA. */
 SAGEGEN_API const char* sagegen_status_string(sagegen_status status);
 
 /* Detail of the last error on the calling thread (names the argument and the value); "" after a
@@ -156,8 +161,15 @@ SAGEGEN_API const char* sagegen_last_error_detail(void);
 
 SAGEGEN_API float sagegen_default_scale(int64_t head_dim);
 
+/* SAGEGEN_ABI_VERSION of the library (compare with the header's to catch a mismatched pair). */
 SAGEGEN_API int32_t sagegen_abi_version(void);
+/* The sagegen release that generated the library, e.g. "0.1.0" (static storage). */
 SAGEGEN_API const char* sagegen_version(void);
+/* The GPU archs the library holds code for, comma-separated, oldest first, e.g. "sm_80,sm_89,sm_90a"
+ * (static storage). Each variant's fat binary has SASS for its arch; variants for archs without the
+ * "a" suffix also carry PTX, which the driver compiles for newer GPUs (sm_90a code runs only on
+ * compute capability 9.0). sagegen_variant_get_info tells which variant has which arch. */
+SAGEGEN_API const char* sagegen_archs(void);
 
 #ifdef __cplusplus
 }

@@ -5,10 +5,12 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "sagegen_variant.h"
 
@@ -69,10 +71,63 @@ sagegen_status checkNoSelfOverlap(const sagegen::TensorStrides& st, int64_t batc
   for (const Dim& d : dims) {
     if (d.extent == 1) continue;
     if (d.stride < span)
-      return fail(SAGEGEN_STATUS_BAD_STRIDE, "o_strides.%s = %lld: output rows overlap (needs >= %lld for extent %lld below it)", d.name,
+      return fail(SAGEGEN_STATUS_OVERLAP, "o_strides.%s = %lld: output rows overlap (needs >= %lld for extent %lld below it)", d.name,
                   (long long)d.stride, (long long)span, (long long)d.extent);
     span = d.stride * d.extent;
   }
+  return SAGEGEN_STATUS_OK;
+}
+
+// Bytes from a tensor's base pointer to the end of its last row: the span its strides address.
+// Refused (SIZE_OVERFLOW) when it would not fit the kernels' 64-bit address arithmetic; that bound
+// also keeps the self-overlap products below free of overflow.
+constexpr uint64_t kMaxSpanBytes = uint64_t(1) << 62;
+
+sagegen_status tensorSpan(const char* name, const void* base, const sagegen::TensorStrides& st, int64_t batch, int64_t heads, int64_t len,
+                          int64_t headDim, size_t elementBytes, uint64_t* bytes) {
+  const int64_t step[3] = {st.batch, st.head, st.seq}, extent[3] = {batch, heads, len};
+  uint64_t elements = uint64_t(headDim);
+  bool overflow = false;
+  for (int i = 0; i < 3; ++i) {
+    uint64_t term = 0;
+    overflow |= __builtin_mul_overflow(uint64_t(extent[i] - 1), uint64_t(step[i]), &term);
+    overflow |= __builtin_add_overflow(elements, term, &elements);
+  }
+  uint64_t span = 0, end = 0;
+  overflow |= __builtin_mul_overflow(elements, uint64_t(elementBytes), &span);
+  overflow |= span > kMaxSpanBytes || __builtin_add_overflow(uint64_t(reinterpret_cast<uintptr_t>(base)), span, &end);
+  if (overflow)
+    return fail(SAGEGEN_STATUS_SIZE_OVERFLOW, "%s_strides = {%lld, %lld, %lld}: %s would span more than 2^62 bytes (beyond 64-bit offsets)", name,
+                (long long)st.batch, (long long)st.head, (long long)st.seq, name);
+  *bytes = span;
+  return SAGEGEN_STATUS_OK;
+}
+
+// A buffer as the byte range [begin, begin + bytes) its pointer and extents address.
+struct ByteRange {
+  const char* name;
+  uintptr_t begin;
+  uint64_t bytes;
+};
+
+bool intersect(const ByteRange& a, const ByteRange& b) {
+  return a.bytes != 0 && b.bytes != 0 && a.begin < b.begin + b.bytes && b.begin < a.begin + a.bytes;
+}
+
+// What the library writes (o, lse, the workspace) must not share a byte with another buffer: the
+// quantization kernels write the workspace while reading q, k and v, and o / lse may not clobber the
+// workspace or each other. Compared by the range each spans, so interleaved views of one allocation
+// are refused too (the cheap check that never misses a real overlap).
+sagegen_status checkDisjoint(const ByteRange& o, const ByteRange& lse, const ByteRange& ws, const ByteRange& q, const ByteRange& k,
+                             const ByteRange& v) {
+  const ByteRange* written[] = {&o, &lse, &ws};
+  const ByteRange* all[] = {&o, &lse, &ws, &q, &k, &v};
+  for (const ByteRange* w : written)
+    for (const ByteRange* other : all)
+      if (other != w && intersect(*w, *other))
+        return fail(SAGEGEN_STATUS_OVERLAP, "%s = %p (+%llu bytes) overlaps %s = %p (+%llu bytes): a buffer the library writes must not share memory",
+                    w->name, (void*)w->begin, (unsigned long long)w->bytes, other->name, (void*)other->begin,
+                    (unsigned long long)other->bytes);
   return SAGEGEN_STATUS_OK;
 }
 
@@ -82,15 +137,23 @@ bool variantRunsOn(const sagegen::VariantDescriptor& v, int deviceCapability) {
   return v.archSpecific ? deviceCapability == v.computeCapability : deviceCapability >= v.computeCapability;
 }
 
-std::string builtArchs() {
-  std::string s;
-  for (int i = 0; i < sagegen::kVariantCount; ++i) {
-    char b[32];
-    std::snprintf(b, sizeof b, "sm_%d%s", sagegen::kVariants[i]->computeCapability,
-                  sagegen::kVariants[i]->archSpecific ? "a" : "");
-    if (s.find(b) == std::string::npos) s += (s.empty() ? "" : ", ") + std::string(b);
-  }
-  return s.empty() ? "none" : s;
+std::string archName(const sagegen::VariantDescriptor& v) { return "sm_" + std::to_string(v.computeCapability) + (v.archSpecific ? "a" : ""); }
+
+// The distinct archs of the variants, oldest first ("sm_80,sm_89,sm_90a"), computed once.
+const std::string& builtArchs() {
+  static const std::string archs = [] {
+    std::vector<const sagegen::VariantDescriptor*> sorted(sagegen::kVariants, sagegen::kVariants + sagegen::kVariantCount);
+    std::stable_sort(sorted.begin(), sorted.end(), [](const sagegen::VariantDescriptor* a, const sagegen::VariantDescriptor* b) {
+      return a->computeCapability != b->computeCapability ? a->computeCapability < b->computeCapability : a->archSpecific < b->archSpecific;
+    });
+    std::string s;
+    for (const sagegen::VariantDescriptor* v : sorted) {
+      const std::string name = archName(*v);
+      if (("," + s + ",").find("," + name + ",") == std::string::npos) s += (s.empty() ? "" : ",") + name;
+    }
+    return s;
+  }();
+  return archs;
 }
 
 // The variant for the call: among the dispatch entries whose kv_len range holds the call, the one
@@ -194,11 +257,24 @@ sagegen_status validate(const sagegen_forward_args* args, sagegen::VariantCall* 
   if ((st = resolveStrides("k", a.k_strides, a.layout, a.num_kv_heads, a.kv_len, a.head_dim, &c.kStrides)) != SAGEGEN_STATUS_OK) return st;
   if ((st = resolveStrides("v", a.v_strides, a.layout, a.num_kv_heads, a.kv_len, a.head_dim, &c.vStrides)) != SAGEGEN_STATUS_OK) return st;
   if ((st = resolveStrides("o", a.o_strides, a.layout, a.num_q_heads, a.qo_len, a.head_dim, &c.oStrides)) != SAGEGEN_STATUS_OK) return st;
-  if ((st = checkNoSelfOverlap(c.oStrides, a.batch, a.num_q_heads, a.qo_len, a.head_dim)) != SAGEGEN_STATUS_OK) return st;
+  const size_t elementBytes = 2;  // fp16 and bf16
+  uint64_t qBytes = 0, kBytes = 0, vBytes = 0, oBytes = 0;
+  if ((st = tensorSpan("q", a.q, c.qStrides, a.batch, a.num_q_heads, a.qo_len, a.head_dim, elementBytes, &qBytes)) != SAGEGEN_STATUS_OK) return st;
+  if ((st = tensorSpan("k", a.k, c.kStrides, a.batch, a.num_kv_heads, a.kv_len, a.head_dim, elementBytes, &kBytes)) != SAGEGEN_STATUS_OK) return st;
+  if ((st = tensorSpan("v", a.v, c.vStrides, a.batch, a.num_kv_heads, a.kv_len, a.head_dim, elementBytes, &vBytes)) != SAGEGEN_STATUS_OK) return st;
+  if ((st = tensorSpan("o", a.o, c.oStrides, a.batch, a.num_q_heads, a.qo_len, a.head_dim, elementBytes, &oBytes)) != SAGEGEN_STATUS_OK) return st;
 
   const size_t need = workspaceFor(c.shape);
   if (a.workspace_bytes < need)
     return fail(SAGEGEN_STATUS_WORKSPACE_TOO_SMALL, "workspace_bytes = %zu: this call needs %zu (sagegen_workspace_size)", a.workspace_bytes, need);
+
+  if ((st = checkNoSelfOverlap(c.oStrides, a.batch, a.num_q_heads, a.qo_len, a.head_dim)) != SAGEGEN_STATUS_OK) return st;
+  // lse is [batch, num_q_heads, qo_len] fp32; sizes are bounded above, so the product cannot overflow.
+  const uint64_t lseBytes = a.lse != nullptr ? uint64_t(a.batch * a.num_q_heads * a.qo_len) * sizeof(float) : 0;
+  if ((st = checkDisjoint({"o", reinterpret_cast<uintptr_t>(a.o), oBytes}, {"lse", reinterpret_cast<uintptr_t>(a.lse), lseBytes},
+                          {"workspace", reinterpret_cast<uintptr_t>(a.workspace), need}, {"q", reinterpret_cast<uintptr_t>(a.q), qBytes},
+                          {"k", reinterpret_cast<uintptr_t>(a.k), kBytes}, {"v", reinterpret_cast<uintptr_t>(a.v), vBytes})) != SAGEGEN_STATUS_OK)
+    return st;
 
   int device = 0, major = 0, minor = 0;
   cudaError_t err = cudaGetDevice(&device);
@@ -209,7 +285,8 @@ sagegen_status validate(const sagegen_forward_args* args, sagegen::VariantCall* 
   *variant = selectVariant(capability, a.head_dim, a.dtype, a.causal != 0, a.kv_len);
   if (*variant == nullptr)
     return fail(SAGEGEN_STATUS_NO_VARIANT, "device sm_%d, head_dim %lld, %s, causal %d: no built variant runs here (built: %s)", capability,
-                (long long)a.head_dim, a.dtype == SAGEGEN_DTYPE_FP16 ? "fp16" : "bf16", a.causal != 0, builtArchs().c_str());
+                (long long)a.head_dim, a.dtype == SAGEGEN_DTYPE_FP16 ? "fp16" : "bf16", a.causal != 0,
+                builtArchs().empty() ? "none" : builtArchs().c_str());
 
   c.q = a.q;
   c.k = a.k;
@@ -308,7 +385,7 @@ SAGEGEN_API const char* sagegen_status_string(sagegen_status status) {
     case SAGEGEN_STATUS_UNSUPPORTED_HEAD_DIM: return "head dim not supported or not built";
     case SAGEGEN_STATUS_HEADS_NOT_DIVISIBLE: return "query heads are not a multiple of kv heads";
     case SAGEGEN_STATUS_BAD_LENGTH: return "a size (batch, heads, qo_len, kv_len) is zero or negative";
-    case SAGEGEN_STATUS_BAD_STRIDE: return "a stride is negative, not a multiple of 8 elements, or makes the output overlap";
+    case SAGEGEN_STATUS_BAD_STRIDE: return "a stride is negative or not a multiple of 8 elements";
     case SAGEGEN_STATUS_UNSUPPORTED_DTYPE: return "dtype not supported or not built";
     case SAGEGEN_STATUS_UNSUPPORTED_LAYOUT: return "layout not supported";
     case SAGEGEN_STATUS_WORKSPACE_TOO_SMALL: return "workspace too small";
@@ -318,6 +395,7 @@ SAGEGEN_API const char* sagegen_status_string(sagegen_status status) {
     case SAGEGEN_STATUS_CUDA_ERROR: return "a CUDA call failed";
     case SAGEGEN_STATUS_SIZE_OVERFLOW: return "a size exceeds the supported range";
     case SAGEGEN_STATUS_BAD_PHASES: return "phases must combine SAGEGEN_PHASE_QUANTIZE and SAGEGEN_PHASE_ATTENTION";
+    case SAGEGEN_STATUS_OVERLAP: return "the output overlaps itself, or o, lse or the workspace overlaps another buffer";
   }
   return "unknown status";
 }
@@ -329,5 +407,7 @@ SAGEGEN_API float sagegen_default_scale(int64_t head_dim) { return head_dim > 0 
 SAGEGEN_API int32_t sagegen_abi_version(void) { return SAGEGEN_ABI_VERSION; }
 
 SAGEGEN_API const char* sagegen_version(void) { return SAGEGEN_VERSION_STRING; }
+
+SAGEGEN_API const char* sagegen_archs(void) { return builtArchs().c_str(); }
 
 }  // extern "C"

@@ -6,8 +6,8 @@
 
 Runs on a CUDA machine with PyTorch (no Node needed). For each case: fresh seeded inputs, the
 output poisoned with NaN inside a larger NaN buffer, sagegen's forward, a float64 reference on the
-GPU, metrics and pass/fail against fixed thresholds; then a table of C-ABI argument checks made
-through ctypes. Writes a JSON report, prints one line per case and a final `N passed, M failed`.
+GPU, metrics and pass/fail against fixed thresholds; then the table of C-ABI argument checks
+(runtime/test/abi_table.py) on CUDA memory. Writes a JSON report, prints one line per case and a final `N passed, M failed`.
 Exit status 1 when anything failed (or nothing ran), 0 otherwise.
 """
 import argparse
@@ -32,7 +32,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import sagegen  # noqa: E402
-from sagegen import Status, _abi, _lib  # noqa: E402
+from sagegen import _lib  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------
 # Pass criteria.
@@ -87,6 +87,7 @@ GUARD = 1024  # NaN elements before and after every output buffer, to catch writ
 REF_CHUNK_BYTES = 512 << 20  # float64 score rows per reference chunk, to bound memory
 
 DEVICE = "cuda"  # "cpu" only for testing this script against a host-memory mock library
+VIA_OP = False  # --via-op: every case runs through torch.ops.sagegen.sageattn (the torch.library op)
 
 
 def sync():
@@ -504,8 +505,16 @@ def our_output(case, qi, ki, vi, sm_scale):
     shape = tuple(qi.shape)
     o_flat, o = poisoned_view(shape, pads, DTYPES[case.dtype])
     l_flat, lse = poisoned_view((case.batch, case.hq, case.qo), {}, torch.float32) if case.lse else (None, None)
-    sagegen.sageattn(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale,
-                     return_lse=case.lse, out=o, lse_out=lse)
+    if VIA_OP:
+        # The custom op allocates its results; they are copied into the poisoned views so that every
+        # check below stays the same (writes outside the output are then not observable).
+        got = torch.ops.sagegen.sageattn(qi, ki, vi, case.layout, case.causal, sm_scale, case.lse)
+        o.copy_(got[0])
+        if case.lse:
+            lse.copy_(got[1])
+    else:
+        sagegen.sageattn(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale,
+                         return_lse=case.lse, out=o, lse_out=lse)
     sync()
     return o, o_flat, lse, l_flat
 
@@ -605,206 +614,14 @@ def run_cases(probe, cases, opts):
 
 
 # ------------------------------------------------------------------------------------------------
-# C-ABI argument checks through ctypes.
+# C-ABI argument checks: the table in runtime/test/abi_table.py (one table for CI and the GPU).
 
 
-class RawCall:
-    """Tensors and a filled sagegen_forward_args for one direct sagegen_forward call. Every tensor
-    sits in the middle of a buffer three times its size, so even a library that wrongly accepted a
-    bad pointer or stride would stay inside memory it may touch."""
+def run_arg_checks():
+    import abi_table  # beside this file; torch-free, so CI runs the same table on host memory
 
-    def __init__(self, lib, batch=1, hq=2, hkv=1, n=64, d=128, layout="HND", seed=7):
-        self.lib = lib
-        torch.manual_seed(seed)
-        shape = (lambda h: (batch, h, n, d) if layout == "HND" else (batch, n, h, d))
-        self.q = self._padded(shape(hq), "randn")
-        self.k = self._padded(shape(hkv), "randn")
-        self.v = self._padded(shape(hkv), "randn")
-        self.o_flat, self.o = self._padded(shape(hq), "nan", keep_flat=True)
-        self.l_flat, self.lse = self._padded((batch, hq, n), "nan", keep_flat=True, dtype=torch.float32)
-        self.ws_need = lib.sagegen_workspace_size(batch, hq, hkv, n, n, d)
-        # 256 spare bytes to align the pointer ourselves (torch's CUDA blocks already are; host ones not)
-        self.ws = torch.empty(max(self.ws_need, 256) + 256, dtype=torch.uint8, device=DEVICE)
-        self.args = _lib.new_args(lib)
-        self._fill(layout, (batch, hq, hkv, n, d))
-
-    @staticmethod
-    def _padded(shape, fill, keep_flat=False, dtype=torch.float16):
-        numel = math.prod(shape)
-        flat = torch.full((3 * numel,), float("nan"), dtype=dtype, device=DEVICE)
-        if fill == "randn":
-            flat.copy_(torch.randn(3 * numel).to(dtype))
-        view = flat[numel:2 * numel].view(shape)
-        return (flat, view) if keep_flat else view
-
-    def _fill(self, layout, dims):
-        a = self.args
-        batch, hq, hkv, n, d = dims
-        a.q, a.k, a.v, a.o = (t.data_ptr() for t in (self.q, self.k, self.v, self.o))
-        _abi.set_lse_pointer(a, self.lse.data_ptr())
-        a.dtype, a.layout = _abi.DType.FP16, (_abi.Layout.HND if layout == "HND" else _abi.Layout.NHD)
-        a.batch, a.num_q_heads, a.num_kv_heads, a.qo_len, a.kv_len, a.head_dim = batch, hq, hkv, n, n, d
-        hd, sd = dims_of(layout)
-        for name, t in (("q_strides", self.q), ("k_strides", self.k), ("v_strides", self.v), ("o_strides", self.o)):
-            setattr(a, name, _abi.SagegenStrides(t.stride(0), t.stride(hd), t.stride(sd)))
-        a.causal = 0
-        a.softmax_scale = 1.0 / math.sqrt(d)
-        base = self.ws.data_ptr()
-        a.workspace = -(-base // 256) * 256
-        a.workspace_bytes = self.ws.numel() - (a.workspace - base)
-
-    def zero_strides(self):
-        for name in ("q_strides", "k_strides", "v_strides", "o_strides"):
-            setattr(self.args, name, _abi.SagegenStrides(0, 0, 0))
-
-    def call(self):
-        self.o_flat.fill_(float("nan"))
-        self.l_flat.fill_(float("nan"))
-        sync()
-        status = self.lib.sagegen_forward(ctypes.byref(self.args), stream_handle())
-        detail = (self.lib.sagegen_last_error_detail() or b"").decode("utf-8", "replace")
-        sync()
-        return int(status), detail
-
-    def untouched(self):
-        return bool(torch.isnan(self.o_flat).all()) and bool(torch.isnan(self.l_flat).all())
-
-
-def status_check(name, expected, mutate=None, **dims):
-    """A check that sagegen_forward returns `expected` for an argument broken by `mutate`, with a
-    non-empty detail and the poisoned o / lse untouched."""
-
-    def run(lib, d):
-        raw = RawCall(lib, **{"d": d, **dims})
-        if mutate:
-            mutate(raw)
-        got, detail = raw.call()
-        row = {"expected": expected, "got": got, "detail": detail}
-        fails = [] if got == expected else [f"status {got}, expected {expected}"]
-        if expected != 0:
-            fails += [] if detail else ["sagegen_last_error_detail() is empty after an error"]
-            fails += [] if raw.untouched() else ["output or lse written although the call was rejected"]
-        else:
-            written = bool(torch.isfinite(raw.o).all()) and bool(torch.isfinite(raw.lse).all())
-            fails += [] if written else ["valid call left NaN/Inf in o or lse"]
-        return row, fails
-
-    return name, run
-
-
-def zero_stride_check(layout):
-    """All-zero strides mean 'contiguous in layout': same output as the explicit strides."""
-
-    def run(lib, d):
-        raw = RawCall(lib, d=d, layout=layout)
-        s1, _ = raw.call()
-        first = raw.o.clone()
-        raw.zero_strides()
-        s2, detail = raw.call()
-        diff = float((raw.o.double() - first.double()).abs().max()) if s1 == 0 and s2 == 0 else float("nan")
-        row = {"expected": 0, "got": s2, "detail": detail, "max_diff_vs_explicit": diff}
-        fails = [] if s1 == 0 and s2 == 0 else [f"statuses {s1} (explicit) / {s2} (zero strides), expected 0"]
-        fails += [] if not s1 == s2 == 0 or diff <= 1e-3 else [f"zero-stride output differs by {diff:.3g} from explicit strides"]
-        return row, fails
-
-    return f"all-zero strides = contiguous {layout}", run
-
-
-def _set(attr, value):
-    return lambda raw: setattr(raw.args, attr, value)
-
-
-def _shift(attr, delta):
-    return lambda raw: setattr(raw.args, attr, getattr(raw.args, attr) + delta)
-
-
-def _stride(tensor, field, value):
-    return lambda raw: setattr(getattr(raw.args, f"{tensor}_strides"), field, value)
-
-
-def _layout_bad(raw):
-    raw.zero_strides()  # with explicit strides the layout is not needed; with zero strides it is
-    raw.args.layout = 2
-
-
-def forward_checks(d):
-    """(name, run) rows; `d` is a head dim the library was built for. NULL args is checked apart."""
-    S = Status
-    return [
-        status_check("valid baseline", S.OK),
-        status_check("q NULL", S.NULL_POINTER, _set("q", None)),
-        status_check("k NULL", S.NULL_POINTER, _set("k", None)),
-        status_check("v NULL", S.NULL_POINTER, _set("v", None)),
-        status_check("o NULL", S.NULL_POINTER, _set("o", None)),
-        status_check("workspace NULL", S.NULL_POINTER, _set("workspace", None)),
-        status_check("q misaligned (+2 bytes)", S.MISALIGNED_POINTER, _shift("q", 2)),
-        status_check("o misaligned (+2 bytes)", S.MISALIGNED_POINTER, _shift("o", 2)),
-        status_check("head_dim 96", S.UNSUPPORTED_HEAD_DIM, d=96),
-        status_check("heads 6/4", S.HEADS_NOT_DIVISIBLE, hq=6, hkv=4),
-        status_check("qo_len 0", S.BAD_LENGTH, _set("qo_len", 0)),
-        status_check("kv_len -1", S.BAD_LENGTH, _set("kv_len", -1)),
-        status_check("batch 0", S.BAD_LENGTH, _set("batch", 0)),
-        status_check("q seq stride d+4 (not a multiple of 8)", S.BAD_STRIDE, _stride("q", "seq", d + 4)),
-        status_check("k seq stride negative", S.BAD_STRIDE, _stride("k", "seq", -d)),
-        status_check("o head stride 0 (heads overlap)", S.BAD_STRIDE, _stride("o", "head", 0)),
-        status_check("dtype 2", S.UNSUPPORTED_DTYPE, _set("dtype", 2)),
-        status_check("layout 2 (zero strides)", S.UNSUPPORTED_LAYOUT, _layout_bad),
-        status_check("workspace too small (need - 1)", S.WORKSPACE_TOO_SMALL,
-                     lambda raw: setattr(raw.args, "workspace_bytes", raw.ws_need - 1)),
-        status_check("scale NaN", S.BAD_SCALE, _set("softmax_scale", float("nan"))),
-        status_check("scale +Inf", S.BAD_SCALE, _set("softmax_scale", float("inf"))),
-        status_check("scale 0", S.BAD_SCALE, _set("softmax_scale", 0.0)),
-        status_check("scale -1", S.BAD_SCALE, _set("softmax_scale", -1.0)),
-        status_check("struct_size - 8", S.ABI_MISMATCH, _shift("struct_size", -8)),
-        status_check("abi_version + 1", S.ABI_MISMATCH, _shift("abi_version", 1)),
-        zero_stride_check("HND"),
-        zero_stride_check("NHD"),
-    ]
-
-
-def api_checks(lib):
-    """The non-forward entry points: (name, ok, value) rows."""
-    args = _abi.SagegenForwardArgs()
-    lib.sagegen_forward_args_init(ctypes.byref(args))
-    zero_strides = all(getattr(getattr(args, s), f) == 0 for s in ("q_strides", "k_strides", "v_strides", "o_strides")
-                       for f in ("batch", "head", "seq"))
-    statuses = [_lib.decode(lib.sagegen_status_string(s)) for s in list(range(15)) + [999]]
-    want_scale = ctypes.c_float(1 / math.sqrt(128)).value
-    return [
-        ("sagegen_abi_version() == 1", lib.sagegen_abi_version() == _abi.ABI_VERSION, lib.sagegen_abi_version()),
-        ("sagegen_version() non-empty", bool(_lib.decode(lib.sagegen_version())), _lib.decode(lib.sagegen_version())),
-        ("args_init defaults", args.struct_size == ctypes.sizeof(args) and args.abi_version == _abi.ABI_VERSION
-         and args.layout == _abi.Layout.HND and args.softmax_scale == 0 and not args.q and not args.workspace
-         and zero_strides, f"struct_size={args.struct_size} abi={args.abi_version} layout={args.layout} scale={args.softmax_scale}"),
-        ("status_string non-empty for 0..14 and 999", all(statuses), statuses),
-        ("workspace_size > 0 for valid sizes", lib.sagegen_workspace_size(1, 2, 1, 64, 64, 128) > 0,
-         lib.sagegen_workspace_size(1, 2, 1, 64, 64, 128)),
-        ("workspace_size == 0 for batch 0 / kv_len -1",
-         lib.sagegen_workspace_size(0, 2, 1, 64, 64, 128) == 0 and lib.sagegen_workspace_size(1, 2, 1, 64, -1, 128) == 0,
-         [lib.sagegen_workspace_size(0, 2, 1, 64, 64, 128), lib.sagegen_workspace_size(1, 2, 1, 64, -1, 128)]),
-        ("default_scale(128) == 1/sqrt(128)", lib.sagegen_default_scale(128) == want_scale, lib.sagegen_default_scale(128)),
-    ]
-
-
-def run_arg_checks(probe):
-    lib = _lib.get_library()
-    rows = [{"name": n, "status": "pass" if ok else "fail", "got": v, "failures": [] if ok else ["unexpected value"]}
-            for n, ok, v in api_checks(lib)]
-    null_status = int(lib.sagegen_forward(None, stream_handle()))
-    rows.append({"name": "sagegen_forward(NULL args)", "expected": 1, "got": null_status,
-                 "status": "pass" if null_status == 1 else "fail",
-                 "failures": [] if null_status == 1 else [f"status {null_status}, expected 1"]})
-    d = next((d for d in (128, 64) if probe.check(d, "fp16", False) is None), None)
-    if d is None:
-        return rows + [{"name": "sagegen_forward argument checks", "status": "skip",
-                        "skip_reason": "no fp16 non-causal variant with head_dim 128 or 64 was built"}]
-    for name, run in forward_checks(d):
-        try:
-            row, fails = run(lib, d)
-        except Exception as e:
-            row, fails = {}, [f"exception: {type(e).__name__}: {e}"]
-        rows.append(dict(row, name=f"{name} (base d={d})", status="fail" if fails else "pass", failures=fails))
-    return rows
+    mem = abi_table.CudaMemory() if DEVICE == "cuda" else abi_table.HostMemory()
+    return abi_table.run_c_table(_lib.get_library(), mem)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -919,6 +736,8 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, default=1000, help="seed of the first case; case i uses seed+i (default 1000)")
     ap.add_argument("--only", default="", help="run only cases whose name contains this text")
     ap.add_argument("--max-seq", type=int, default=1 << 30, help="skip cases with qo_len or kv_len above this")
+    ap.add_argument("--via-op", action="store_true",
+                    help="run every case through torch.ops.sagegen.sageattn (the custom op) instead of sageattn(out=...)")
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                     help="cpu: only to test this script against a host-memory mock library")
     return ap.parse_args(argv)
@@ -944,6 +763,8 @@ def load(opts):
 
 def main(argv):
     opts = parse_args(argv)
+    global VIA_OP
+    VIA_OP = opts.via_op
     if opts.device == "cpu":
         use_host_device()
     elif not torch.cuda.is_available():
@@ -964,13 +785,13 @@ def main(argv):
     out = opts.out or os.path.join(REPO, "results", "gpu", f"{label}.json")
     load_granularities(path)
     report.update(label=label, library={"path": path, "version": version, "abi": sagegen.abi_version()},
-                  quick=opts.quick, base_seed=opts.seed)
+                  quick=opts.quick, base_seed=opts.seed, via_op=opts.via_op)
     print(f"sagegen {version} from {path}\nlabel {label} on {report['device']} (capability {report['capability']}), "
           f"torch {torch.__version__}, driver {report['driver']}, commit {report['commit']}")
     probe = VariantProbe()
     cases = [c for c in build_cases(opts.quick, opts.seed) if opts.only in c.name]
     results = run_cases(probe, cases, opts)
-    checks = run_arg_checks(probe) if context_alive() else [
+    checks = run_arg_checks() if context_alive() else [
         {"name": "C ABI checks", "status": "fail", "failures": ["not run: CUDA context lost"]}]
     summary = summarize(results, checks)
     report.update(cases=results, arg_checks=checks, summary=summary,

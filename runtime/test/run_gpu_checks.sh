@@ -2,7 +2,7 @@
 # Runs the GPU correctness check (runtime/test/gpu_check.py) on every library build given, one
 # process per build, writing results/gpu/<label>.json with label = the generated/<target> dir name.
 #
-#   runtime/test/run_gpu_checks.sh [--quick] [--seed N] [--only TEXT] [--max-seq N] [LIB_DIR_OR_SO ...]
+#   runtime/test/run_gpu_checks.sh [--quick] [--via-op] [--seed N] [--only TEXT] [--max-seq N] [LIB_DIR_OR_SO ...]
 #
 # LIB_DIR_OR_SO: a generated/<target> dir, its lib/ dir, or a libsagegen.so path.
 # Default: every generated/*/lib/libsagegen.so. Needs python3 with a CUDA build of PyTorch.
@@ -18,7 +18,7 @@ passthrough=()
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) passthrough+=("$1"); shift ;;
+    --quick|--via-op) passthrough+=("$1"); shift ;;
     --seed|--only|--max-seq)
       [ $# -ge 2 ] || { echo "error: $1 needs a value" >&2; exit 2; }
       passthrough+=("$1" "$2"); shift 2 ;;

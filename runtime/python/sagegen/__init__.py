@@ -21,6 +21,8 @@ __all__ = [
     "library_path",
     "version",
     "abi_version",
+    "archs",
+    "variants",
     "status_string",
     "SagegenError",
     "LibraryNotFoundError",
@@ -58,6 +60,11 @@ def version():
 def abi_version():
     """sagegen_abi_version() of the loaded library."""
     return int(_lib.get_library().sagegen_abi_version())
+
+
+def archs():
+    """The GPU archs the loaded library holds code for (sagegen_archs()), e.g. ['sm_89', 'sm_90a']."""
+    return [a for a in _lib.decode(_lib.get_library().sagegen_archs()).split(",") if a]
 
 
 def status_string(status):
@@ -122,13 +129,16 @@ def _check_inputs(q, k, v, layout):
         raise ValueError(f"q, k, v must be on the same device, got q on {q.device}, k on {k.device}, v on {v.device}")
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"q, k, v must have the same dtype, got q {q.dtype}, k {k.dtype}, v {v.dtype}")
-    bq, hq, _, dq = _extents(q, layout)
+    bq, hq, nq, dq = _extents(q, layout)
     bk, hk, nk, dk = _extents(k, layout)
     bv, hv, nv, dv = _extents(v, layout)
     _check_same("batch size", layout, q=bq, k=bk, v=bv)
     _check_same("head_dim", layout, q=dq, k=dk, v=dv)
     _check_same("number of kv heads", layout, k=hk, v=hv)
     _check_same("kv sequence length", layout, k=nk, v=nv)
+    if nk == 0 and bq * hq * nq > 0:
+        # The library refuses kv_len 0 (and torch hands out NULL for empty tensors): say which it is.
+        raise ValueError(f"kv sequence length is 0 in layout {layout} (k and v hold no keys): attention needs at least one key")
     if hk > 0 and hq % hk != 0:
         raise ValueError(
             f"number of q heads ({hq}) must be a multiple of the number of kv heads ({hk}) "
@@ -257,7 +267,20 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
     scores; passing it computes the LSE even when return_lse is False.
     Returns o, or (o, lse) when return_lse. Runs asynchronously on torch's current stream of q's
     device. Forward only: the result carries no autograd graph.
+
+    Without out= / lse_out= the call goes through the custom op torch.ops.sagegen.sageattn, which
+    torch.compile (fullgraph=True included) keeps in the graph; with them it runs directly (eager).
     """
+    if out is None and lse_out is None:
+        _problem(q, k, v, tensor_layout, sm_scale)  # the binding's messages, also while tracing
+        scale = None if sm_scale is None else float(sm_scale)
+        o, lse = torch.ops.sagegen.sageattn(q, k, v, tensor_layout, bool(is_causal), scale, bool(return_lse))
+        return (o, lse) if return_lse else o
+    return _sageattn_eager(q, k, v, tensor_layout, is_causal, sm_scale, return_lse, out=out, lse_out=lse_out)
+
+
+def _sageattn_eager(q, k, v, tensor_layout, is_causal, sm_scale, return_lse, out=None, lse_out=None):
+    """sageattn's work, called directly: checks, allocations and the C call (the custom op's kernel)."""
     dims, scale = _problem(q, k, v, tensor_layout, sm_scale)
     b, hq, hkv, nq, nk, d = dims
     lse_shape = (b, hq, nq)
@@ -323,3 +346,6 @@ def prepare(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return
             _run(lib, args, keep[0].device, phases, variant)
 
     return run, o, lse
+
+
+from . import _op  # noqa: E402,F401  registers torch.ops.sagegen.sageattn (needs _sageattn_eager above)

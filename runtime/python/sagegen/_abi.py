@@ -1,4 +1,4 @@
-"""ctypes mirror of runtime/include/sagegen.h (ABI version 1).
+"""ctypes mirror of runtime/include/sagegen.h (ABI version 2).
 
 Imports only ctypes so that a CPU-only check (runtime/python/tests/check_abi_layout.py) can load
 this file without torch and compare the layout against what a C compiler makes of the header.
@@ -7,7 +7,7 @@ rules, so padding (e.g. after the int32 `abi_version`) comes out as the C compil
 """
 import ctypes
 
-ABI_VERSION = 1  # SAGEGEN_ABI_VERSION
+ABI_VERSION = 2  # SAGEGEN_ABI_VERSION
 
 
 class Status:
@@ -29,6 +29,7 @@ class Status:
     CUDA_ERROR = 13
     SIZE_OVERFLOW = 14
     BAD_PHASES = 15
+    OVERLAP = 16
 
 
 class Phase:
@@ -145,6 +146,7 @@ def declare_prototypes(lib):
         "sagegen_default_scale": (ctypes.c_float, [i64]),
         "sagegen_abi_version": (ctypes.c_int32, []),
         "sagegen_version": (ctypes.c_char_p, []),
+        "sagegen_archs": (ctypes.c_char_p, []),
     }
     for name, (restype, argtypes) in protos.items():
         fn = getattr(lib, name)  # AttributeError names the missing symbol

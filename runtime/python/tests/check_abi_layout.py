@@ -3,7 +3,7 @@
 
 Compiles a tiny C program with `cc` that prints sizeof/offsetof of every field of
 sagegen_forward_args and sagegen_strides, the enum sizes and every constant, then compares with
-ctypes. Needs neither torch nor a GPU nor the built library. Prints `ok`, or the mismatches and
+ctypes; and checks that every function the header declares has a ctypes prototype. Needs neither torch nor a GPU nor the built library. Prints `ok`, or the mismatches and
 exits 1.
 
     python3 runtime/python/tests/check_abi_layout.py [--cc cc] [--header runtime/include/sagegen.h]
@@ -81,6 +81,25 @@ def unmirrored_constants(abi, header):
     return sorted(names - set(abi.enum_constants()))
 
 
+def unmirrored_functions(abi, header):
+    """Functions the header declares that declare_prototypes does not (e.g. a new query), and back."""
+    with open(header) as f:
+        declared = set(re.findall(r"^SAGEGEN_API\s+[^;(]*?\b(sagegen_\w+)\s*\(", f.read(), re.M))
+
+    class Recorder:
+        def __init__(self):
+            self.names = set()
+
+        def __getattr__(self, name):
+            self.names.add(name)
+            return type("Fn", (), {})()
+
+    recorder = Recorder()
+    abi.declare_prototypes(recorder)
+    return [f"  {n}: declared in the header, no prototype in _abi.py" for n in sorted(declared - recorder.names)] + \
+           [f"  {n}: prototype in _abi.py, not in the header" for n in sorted(recorder.names - declared)]
+
+
 def c_layout(cc, source):
     with tempfile.TemporaryDirectory() as tmp:
         src, exe = os.path.join(tmp, "layout.c"), os.path.join(tmp, "layout")
@@ -109,6 +128,7 @@ def main():
     have = python_layout(abi)
     bad = [f"  {k}: C {want.get(k)} vs ctypes {have.get(k)}" for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
     bad += [f"  {name}: in the header, missing from _abi.py" for name in unmirrored_constants(abi, opts.header)]
+    bad += unmirrored_functions(abi, opts.header)
     if bad:
         print("ABI layout mismatch between sagegen.h and _abi.py:\n" + "\n".join(bad))
         return 1

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Checks torch.ops.sagegen.sageattn (runtime/python/sagegen/_op.py): schema, fake kernel,
+torch.library.opcheck, torch.compile(fullgraph=True) of a module calling sagegen.sageattn with no
+graph break (torch._dynamo.explain), fp16/bf16, HND/NHD, GQA, LSE, and SagegenError through the op.
+
+    python3 runtime/python/tests/check_torch_op.py --lib PREFIX/lib/libsagegen.so --out op.json   # CUDA + the library
+    python3 runtime/python/tests/check_torch_op.py --device cpu                                  # no GPU: see below
+
+--device cpu replaces the op's CUDA work with a float32 reference kernel registered for CPU
+(torch.library.register_kernel) and points the binding's device seams at host memory: it checks
+everything about the op except the library. With CUDA the library runs and its results are compared
+with float64 attention. Prints one line per check and `N passed, M failed`; writes --out as JSON
+(device, date, commit, command, checks). Exit 1 when anything failed.
+"""
+import argparse
+import contextlib
+import datetime
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
+
+import torch  # noqa: E402
+
+import sagegen  # noqa: E402
+
+# Output limits against float64 attention on Gaussian inputs (runtime/test/gpu_check.py's).
+MIN_COS, MAX_REL_L1 = 0.999, 0.043
+LSE_MAX_ABS = 0.05  # natural-log LSE of Gaussian scores at these sizes; gpu_check derives a tighter one per case
+
+DEVICE = "cuda"
+
+
+def reference(q, k, v, layout, causal, scale):
+    """float64 attention and LSE in HND; q, k, v in `layout`."""
+    if layout == "NHD":
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+    q, k, v = q.double(), k.double(), v.double()
+    group = q.size(1) // k.size(1)
+    k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+    s = torch.matmul(q, k.transpose(-1, -2)) * scale
+    if causal:
+        nq, nk = q.size(2), k.size(2)
+        visible = torch.arange(nk, device=q.device)[None, :] <= torch.arange(nq, device=q.device)[:, None] + (nk - nq)
+        s = s.masked_fill(~visible, float("-inf"))
+    lse = torch.logsumexp(s, dim=-1)
+    o = torch.softmax(s, dim=-1).nan_to_num(0.0) @ v
+    return (o.transpose(1, 2) if layout == "NHD" else o), lse
+
+
+def use_cpu_standin():
+    """--device cpu: the op's kernel for CPU is the float32 reference; the binding's checks accept host tensors."""
+    global DEVICE
+    DEVICE = "cpu"
+    sagegen._on_cuda = lambda t: True
+
+    @torch.library.register_kernel("sagegen::sageattn", "cpu")
+    def _cpu(q, k, v, tensor_layout, is_causal, sm_scale, return_lse):
+        scale = sm_scale if sm_scale is not None else 1.0 / math.sqrt(q.size(-1))
+        o, lse = reference(q, k, v, tensor_layout, is_causal, scale)
+        lse = lse.float() if return_lse else torch.empty((0,), dtype=torch.float32)
+        return o.to(q.dtype).contiguous(), lse
+
+
+def inputs(layout, dtype, b=2, hq=8, hkv=2, nq=256, nk=384, d=128, seed=0):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+
+    def t(h, n):
+        shape = (b, h, n, d) if layout == "HND" else (b, n, h, d)
+        return torch.randn(shape, generator=g).to(dtype=dtype, device=DEVICE)
+
+    return t(hq, nq), t(hkv, nk), t(hkv, nk)
+
+
+def metrics(o, ref):
+    o, ref = o.double().flatten(), ref.double().flatten()
+    cos = float(torch.dot(o, ref) / (o.norm() * ref.norm() + 1e-30))
+    rel_l1 = float((o - ref).abs().sum() / (ref.abs().sum() + 1e-30))
+    return cos, rel_l1
+
+
+class Attention(torch.nn.Module):
+    """A block as a model would have it: projections around sagegen.sageattn (NHD, GQA, causal)."""
+
+    def __init__(self, dim=512, heads=8, kv_heads=2, head_dim=64):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.q = torch.nn.Linear(dim, heads * head_dim, bias=False)
+        self.kv = torch.nn.Linear(dim, 2 * kv_heads * head_dim, bias=False)
+        self.out = torch.nn.Linear(heads * head_dim, dim, bias=False)
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        q = self.q(x).view(b, n, self.heads, self.head_dim)
+        k, v = self.kv(x).view(b, n, 2, self.kv_heads, self.head_dim).unbind(2)
+        o, lse = sagegen.sageattn(q, k.contiguous(), v.contiguous(), tensor_layout="NHD", is_causal=True, return_lse=True)
+        return self.out(o.reshape(b, n, -1)), lse
+
+
+# ------------------------------------------------------------------------------------------------
+# Checks: each returns (ok, detail).
+
+
+def check_schema():
+    schema = str(torch.ops.sagegen.sageattn.default._schema)
+    want = "sagegen::sageattn(Tensor q, Tensor k, Tensor v, str tensor_layout, bool is_causal, float? sm_scale, bool return_lse) -> (Tensor, Tensor)"
+    return schema == want, schema
+
+
+def check_fake():
+    """The fake kernel's shapes for HND/NHD, GQA, with and without LSE, under FakeTensorMode."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    got = []
+    with FakeTensorMode() as mode:
+        for layout, shape_q, shape_kv, lse_shape in (("HND", (2, 8, 100, 64), (2, 2, 300, 64), (2, 8, 100)),
+                                                       ("NHD", (2, 100, 8, 64), (2, 300, 2, 64), (2, 8, 100))):
+            q = mode.from_tensor(torch.empty(shape_q, dtype=torch.bfloat16))
+            kv = mode.from_tensor(torch.empty(shape_kv, dtype=torch.bfloat16))
+            for want_lse in (True, False):
+                o, lse = torch.ops.sagegen.sageattn(q, kv, kv, layout, False, None, want_lse)
+                ok = (tuple(o.shape) == shape_q and o.dtype == torch.bfloat16 and lse.dtype == torch.float32
+                      and tuple(lse.shape) == (lse_shape if want_lse else (0,)))
+                got.append((layout, want_lse, tuple(o.shape), tuple(lse.shape), ok))
+    return all(g[-1] for g in got), str(got)
+
+
+def check_opcheck():
+    q, k, v = inputs("HND", torch.float16, nq=64, nk=96, d=64)
+    results = []
+    for layout, lse in (("HND", True), ("HND", False)):
+        torch.library.opcheck(torch.ops.sagegen.sageattn.default, (q, k, v, layout, False, None, lse),
+                              test_utils=("test_schema", "test_faketensor"))
+        results.append(f"{layout} lse={lse}")
+    return True, "opcheck test_schema + test_faketensor: " + ", ".join(results)
+
+
+def check_forward(layout, dtype, causal, lse):
+    q, k, v = inputs(layout, dtype, seed=("HND", "NHD").index(layout) * 8 + (dtype == torch.bfloat16) * 4 + causal * 2 + lse)
+    scale = 1.0 / math.sqrt(q.size(-1))
+    got = sagegen.sageattn(q, k, v, tensor_layout=layout, is_causal=causal, return_lse=lse)
+    o, l = got if lse else (got, None)
+    ref_o, ref_lse = reference(q, k, v, layout, causal, scale)
+    cos, rel = metrics(o, ref_o)
+    ok = o.shape == q.shape and o.dtype == q.dtype and cos >= MIN_COS and rel <= MAX_REL_L1
+    detail = f"cos {cos:.5f} rel_l1 {rel:.4f}"
+    if lse:
+        err = float((l.double() - ref_lse).abs().max())
+        ok = ok and tuple(l.shape) == tuple(ref_lse.shape) and err <= LSE_MAX_ABS
+        detail += f" lse max abs err {err:.4g}"
+    return ok, detail
+
+
+def check_compile(backend):
+    """torch.compile(fullgraph=True) of the Attention block matches eager; explain() reports 0 graph breaks."""
+    torch._dynamo.reset()
+    model = Attention().to(DEVICE, torch.float16)
+    x = torch.randn(2, 256, 512, generator=torch.Generator().manual_seed(3)).to(DEVICE, torch.float16)
+    with torch.no_grad():
+        eager_o, eager_lse = model(x)
+        explanation = torch._dynamo.explain(model)(x)
+        compiled = torch.compile(model, fullgraph=True, backend=backend)
+        comp_o, comp_lse = compiled(x)
+    cos, rel = metrics(comp_o, eager_o)
+    ops = sum(1 for g in explanation.graphs for n in g.graph.nodes if "sagegen.sageattn" in str(n.target))
+    ok = (explanation.graph_break_count == 0 and explanation.graph_count == 1 and ops == 1
+          and cos >= 0.9999 and float((comp_lse - eager_lse).abs().max()) <= 1e-2)
+    return ok, (f"backend {backend}: graphs {explanation.graph_count}, graph breaks {explanation.graph_break_count}, "
+                f"sagegen.sageattn nodes {ops}, compiled vs eager cos {cos:.6f} rel_l1 {rel:.2e}")
+
+
+def check_error(compiled):
+    """An input the library refuses (head_dim 96 is not built) raises SagegenError with the C status text."""
+    q = torch.zeros(1, 2, 16, 96, dtype=torch.float16, device=DEVICE)
+    fn = (lambda t: sagegen.sageattn(t, t, t))
+    if compiled:
+        torch._dynamo.reset()
+        fn = torch.compile(fn, fullgraph=True, backend="eager")
+    try:
+        fn(q)
+    except sagegen.SagegenError as e:
+        want = "head dim not supported or not built"
+        return want in str(e) and e.status == sagegen.Status.UNSUPPORTED_HEAD_DIM, str(e)
+    except Exception as e:  # a different exception type is a failure of this check
+        return False, f"{type(e).__name__}: {e}"
+    return False, "no exception"
+
+
+def commit():
+    if os.environ.get("SAGEGEN_COMMIT"):
+        return os.environ["SAGEGEN_COMMIT"]
+    with contextlib.suppress(Exception):
+        return subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    return "unknown"
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lib", help="libsagegen.so (default: $SAGEGEN_LIB, else the newest generated/*/lib/libsagegen.so)")
+    ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    ap.add_argument("--backend", default=None, help="torch.compile backend (default: inductor on CUDA, aot_eager on CPU)")
+    ap.add_argument("--out", help="JSON report path")
+    opts = ap.parse_args(argv)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    report = {"date": started.isoformat(timespec="seconds"), "commit": commit(), "command": [sys.executable] + sys.argv,
+              "torch": torch.__version__, "python": platform.python_version()}
+    checks = [("schema", check_schema), ("fake kernel shapes (HND/NHD, GQA, lse on/off)", check_fake)]
+    if opts.device == "cpu":
+        use_cpu_standin()
+        report.update(device=f"cpu ({platform.machine()}): op checked with a CPU stand-in kernel, not the library")
+        backend = opts.backend or "aot_eager"
+    else:
+        if not torch.cuda.is_available():
+            print("error: torch sees no CUDA device", file=sys.stderr)
+            return 1
+        sagegen.load_library(opts.lib)
+        report.update(device=torch.cuda.get_device_name(), capability="%d.%d" % torch.cuda.get_device_capability(),
+                      library={"path": sagegen.library_path(), "version": sagegen.version(), "abi": sagegen.abi_version(),
+                               "archs": sagegen.archs()})
+        backend = opts.backend or "inductor"
+        checks.append(("SagegenError through the op (eager)", lambda: check_error(False)))
+        checks.append(("SagegenError through the op (torch.compile fullgraph)", lambda: check_error(True)))
+    checks.append(("torch.library.opcheck", check_opcheck))
+    for layout in ("HND", "NHD"):
+        for dtype in (torch.float16, torch.bfloat16):
+            for causal in (False, True):
+                name = f"forward {layout} {str(dtype).replace('torch.', '')} causal={causal} GQA 8/2 lse"
+                checks.append((name, lambda layout=layout, dtype=dtype, causal=causal: check_forward(layout, dtype, causal, True)))
+    checks.append(("forward without lse", lambda: check_forward("HND", torch.float16, False, False)))
+    checks.append((f"torch.compile(fullgraph=True) module + dynamo explain", lambda: check_compile(backend)))
+
+    results = []
+    for name, fn in checks:
+        try:
+            ok, detail = fn()
+        except Exception as e:
+            ok, detail = False, f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
+        results.append({"name": name, "status": "pass" if ok else "fail", "detail": detail})
+        print(f"{'PASS' if ok else 'FAIL'} {name}: {detail.splitlines()[0] if detail else ''}", flush=True)
+    passed = sum(r["status"] == "pass" for r in results)
+    failed = len(results) - passed
+    report.update(checks=results, summary={"passed": passed, "failed": failed},
+                  seconds=round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1))
+    if opts.out:
+        os.makedirs(os.path.dirname(os.path.abspath(opts.out)), exist_ok=True)
+        with open(opts.out, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
