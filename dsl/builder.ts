@@ -22,13 +22,13 @@ import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularit
  *
  * sm_90a is the one arch measured here (H100, autotune/tuned/h100-sm90a.json and
  * results/bench/NOTES.md): there WARP_Q 32 × 4 warps wins every sequence bucket, with CTA_K 32 at
- * D=128 (the 32-key S tile keeps it within registers) and CTA_K 64 with 2 blocks per SM at D=64.
+ * D=128 (the 32-key S tile keeps it within registers) and CTA_K 64 at D=64.
  */
 export function defaultTiling(arch: Arch, headDim: 64 | 128): Tiling {
   if (arch === 'sm_90a') {
     return headDim === 128
       ? { ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false }
-      : { ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 2, overlapQk: false };
+      : { ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false };
   }
   return { ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8, stages: 2, minBlocksPerSm: 1, overlapQk: false };
 }

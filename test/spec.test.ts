@@ -89,7 +89,7 @@ describe('default specs', () => {
   it('use the H100-measured WARP_Q 32 × 4 tiles on sm_90a and WARP_Q 16 × 8 elsewhere', () => {
     const t = (arch: 'sm_89' | 'sm_90a', headDim: 64 | 128) => parseSpec(defaultSpecInput({ arch, headDim })).tiling;
     expect(t('sm_90a', 128)).toMatchObject({ ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
-    expect(t('sm_90a', 64)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 2 });
+    expect(t('sm_90a', 64)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
     for (const d of [64, 128] as const) expect(t('sm_89', d)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8 });
   });
 

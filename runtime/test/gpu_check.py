@@ -621,7 +621,9 @@ def run_arg_checks():
     import abi_table  # beside this file; torch-free, so CI runs the same table on host memory
 
     mem = abi_table.CudaMemory() if DEVICE == "cuda" else abi_table.HostMemory()
-    return abi_table.run_c_table(_lib.get_library(), mem)
+    # The table's own ctypes prototypes (its ABI module is loaded by path, so its struct classes are not
+    # the sagegen package's): the same shared library, opened again through the table's loader.
+    return abi_table.run_c_table(abi_table.load_lib(_lib.get_library()._name), mem)
 
 
 # ------------------------------------------------------------------------------------------------
