@@ -1,16 +1,16 @@
 /**
  * The build pipeline: specs → plans → rendered sources → compiled artefacts → package directory.
  *
- * Everything is written into a temporary sibling directory first and renamed into place at the end,
- * so a failed or interrupted build never leaves a half-written output directory behind.
+ * Everything is written into a temporary sibling directory first and renamed into place at the end
+ * under a lock (build/output.ts), so a failed or interrupted build never leaves a half-written output
+ * directory behind, and concurrent builds into one directory replace it whole, one after the other.
  *
  * Variant compiles go through the content-addressed compile cache (build/cache.ts): a variant whose
  * key (source, nvcc version and build, flags, runtime headers, arch) is cached is not compiled again.
  * The host-side runtime and registry compiles and the link always run (about a second each).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, copyFile, readdir, readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile, copyFile, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pLimit from 'p-limit';
@@ -30,6 +30,7 @@ import {
 } from '../toolchain/nvcc.js';
 import { fatbinTargets, sortArchs } from '../toolchain/fatbin.js';
 import { cacheGet, cacheKey, cachePut, readHeaders, resolveCacheDir, type EntryFiles } from './cache.js';
+import { checkOutputDir, createStagingDir, discardStagingDir, publishOutput } from './output.js';
 import { packageVersion, runtimeIncludeDir, runtimeSourceDir } from './paths.js';
 
 export interface BuildOptions {
@@ -107,13 +108,12 @@ async function findKept(dir: string, base: string, ext: string): Promise<string 
 export async function build(options: BuildOptions): Promise<BuildManifest> {
   const log = options.log ?? (() => {});
   const plans = planAll(options.specs);
-  const nvcc = options.nvcc ?? (await findNvcc());
-  checkInstructionSupport(nvcc, plans);
   const cacheDir = resolveCacheDir(options.cacheDir);
 
+  // A bad output path fails before anything runs (build/output.ts).
   const outDir = path.resolve(options.outDir);
-  await mkdir(path.dirname(outDir), { recursive: true });
-  const tmp = `${outDir}.tmp-${process.pid}-${Date.now()}`;
+  await checkOutputDir(outDir);
+  const tmp = await createStagingDir(outDir);
   const dirs = {
     src: path.join(tmp, 'src'),
     obj: path.join(tmp, 'obj'),
@@ -124,6 +124,8 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     keep: path.join(tmp, 'keep'),
   };
   try {
+    const nvcc = options.nvcc ?? (await findNvcc());
+    checkInstructionSupport(nvcc, plans);
     for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
     const includeDirs = [runtimeIncludeDir()];
     const headers = await readHeaders(includeDirs);
@@ -265,19 +267,11 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     };
     await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
-    // Swap the finished directory into place.
-    if (existsSync(outDir)) {
-      const old = `${outDir}.old-${process.pid}-${Date.now()}`;
-      await rename(outDir, old);
-      await rename(tmp, outDir);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, outDir);
-    }
+    await publishOutput(tmp, outDir);
     return manifest;
   } catch (e) {
     // Never let a cleanup problem hide the error that made the build fail.
-    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    await discardStagingDir(tmp).catch(() => {});
     throw e;
   }
 }

@@ -61,19 +61,38 @@ function parsePositiveInts(flag: string, value: unknown): number[] {
   });
 }
 
-async function readSpecFile(file: string): Promise<AttentionSpec[]> {
+const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e);
+
+/** Writes the file --out names; a path that cannot be written is a one-line UsageError. */
+async function writeOutFile(file: string, text: string): Promise<void> {
+  await writeFile(file, text).catch((e: unknown) => {
+    throw new UsageError(`--out = "${file}": cannot write it (${errorCode(e)})`);
+  });
+}
+
+/** --jobs: yargs turns a non-number into NaN, which must not reach the build as a concurrency. */
+function parseJobs(value: number | undefined): number | undefined {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new UsageError(`--jobs = "${value}": must be a positive integer`);
+  return value;
+}
+
+/** The JSON in the file a flag names; a missing file or bad JSON is a one-line UsageError naming both. */
+async function readJsonFile(flag: string, file: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new UsageError(`--spec = "${file}": cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new UsageError(`${flag} = "${file}": cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--spec = "${file}": not valid JSON (${(e as Error).message})`);
+    throw new UsageError(`${flag} = "${file}": not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
+}
+
+async function readSpecFile(file: string): Promise<AttentionSpec[]> {
+  const json = await readJsonFile('--spec', file);
   const items = Array.isArray(json) ? json : [json];
   return items.map((item, i) => {
     try {
@@ -257,12 +276,7 @@ async function copyRunner(dir: string): Promise<void> {
 
 /** Reads and validates a tuned configuration; returns its winners and their kv_len buckets. */
 async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`--config = "${file}": cannot read it as JSON (${(e as Error).message})`);
-  }
+  const json = await readJsonFile('--config', file);
   const parsed = TunedConfigSchema.safeParse(json, { reportInput: true });
   if (!parsed.success) {
     throw new UsageError(`--config = "${file}": not a tuned configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
@@ -287,7 +301,7 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
   const limit = argv['max-candidates'];
   const chosen = limit !== undefined ? kept.slice(0, limit) : kept;
   process.stderr.write(`  ${kept.length} candidates pass the spec rules (${pruned.length} pruned); compiling ${chosen.length}\n`);
-  const manifest = await build({ specs: chosen.map((k) => k.spec), outDir, jobs: argv.jobs, log: (l) => process.stderr.write(`  ${l}\n`) });
+  const manifest = await build({ specs: chosen.map((k) => k.spec), outDir, jobs: parseJobs(argv.jobs), log: (l) => process.stderr.write(`  ${l}\n`) });
   const verdict = pruneCompiled(
     manifest.variants.map((v) => ({ name: v.name, ptxas: v.ptxas, plan: v.plan })),
     { minWarpsPerSm: argv['min-warps'] ?? 4 },
@@ -322,7 +336,7 @@ async function selectToFile(files: string[], out: string): Promise<void> {
     }
   });
   const config = selectConfig(records);
-  await writeFile(out, JSON.stringify(config, null, 2) + '\n');
+  await writeOutFile(out, JSON.stringify(config, null, 2) + '\n');
   const entries = config.targets.flatMap((t) => t.entries);
   process.stdout.write(`wrote ${out}: ${config.targets.length} target(s), ${entries.length} entries\n`);
 }
@@ -393,7 +407,7 @@ async function main(): Promise<void> {
           specs,
           dispatch: tuned?.dispatch,
           outDir,
-          jobs: argv.jobs,
+          jobs: parseJobs(argv.jobs),
           log: argv.quiet ? undefined : (l) => process.stderr.write(`  ${l}\n`),
         });
         const spills = manifest.variants.flatMap((v) => v.ptxas.filter((e) => e.spillStoreBytes > 0 || e.spillLoadBytes > 0).map((e) => `${v.name}:${e.kernel}`));
@@ -424,10 +438,12 @@ async function main(): Promise<void> {
       'write the generated .cu of each spec without compiling',
       (y) => y.options({ ...specOptions, out: { type: 'string', demandOption: true, describe: 'directory for the .cu files' } }),
       async (argv) => {
-        const specs = await specsFromFlags(argv);
-        await mkdir(argv.out, { recursive: true });
-        for (const spec of specs) {
-          const plan = planKernel(spec);
+        // Every spec is planned before the first file is written: a refused one leaves nothing behind.
+        const plans = (await specsFromFlags(argv)).map(planKernel);
+        await mkdir(argv.out, { recursive: true }).catch((e: unknown) => {
+          throw new UsageError(`--out = "${argv.out}": cannot create the directory (${errorCode(e)})`);
+        });
+        for (const plan of plans) {
           const file = path.join(argv.out, `${plan.name}.cu`);
           await writeFile(file, renderVariant(plan));
           process.stdout.write(`${file}\n`);
@@ -444,7 +460,7 @@ async function main(): Promise<void> {
         }),
       async (argv) => {
         const text = JSON.stringify(argv.tuned ? tunedConfigJsonSchema() : attentionSpecJsonSchema(), null, 2) + '\n';
-        if (argv.out) await writeFile(argv.out, text);
+        if (argv.out) await writeOutFile(argv.out, text);
         else process.stdout.write(text);
       },
     )
@@ -465,7 +481,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  if (e instanceof SpecError) process.stderr.write(`sagegen: invalid spec:\n${e.issues.map((i) => `  ${i.field} = ${JSON.stringify(i.value)}: ${i.rule}`).join('\n')}\n`);
+  if (e instanceof SpecError) process.stderr.write(`sagegen: invalid spec:\n${e.issues.map((i) => `  ${formatIssue(i)}`).join('\n')}\n`);
   else if (e instanceof UsageError || e instanceof ToolchainError || e instanceof InstallError) process.stderr.write(`sagegen: ${e.message}\n`);
   else process.stderr.write(`sagegen: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;

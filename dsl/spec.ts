@@ -107,7 +107,14 @@ export class SpecError extends Error {
 }
 
 export function formatIssue(issue: SpecIssue): string {
-  return `${issue.field} = ${JSON.stringify(issue.value)}: ${issue.rule}`;
+  return `${issue.field} = ${formatValue(issue.value)}: ${issue.rule}`;
+}
+
+/** JSON for the value, except what JSON cannot show: a missing field, NaN, ±Infinity. */
+function formatValue(value: unknown): string {
+  if (value === undefined) return '(missing)';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return JSON.stringify(value);
 }
 
 /** The instructions a spec's mma steps lower to. */
@@ -172,18 +179,36 @@ export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
   return issues;
 }
 
-function zodIssues(error: z.ZodError): SpecIssue[] {
-  return error.issues.map((issue) => {
-    const field = issue.path.length ? issue.path.join('.') : '(spec)';
-    const value = 'input' in issue ? (issue as { input?: unknown }).input : undefined;
-    return { field, value, rule: issue.message };
+/** The value at `path` in the raw input (undefined where the path leads nowhere). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * zod's issues as SpecIssues. The value is read from the input at the issue's path (zod reports the
+ * enclosing object for a bad discriminator), and an unknown key becomes one issue on that key rather
+ * than one on the object holding it, so that the field named is the one to fix.
+ */
+function zodIssues(error: z.ZodError, input: unknown): SpecIssue[] {
+  const dotted = (path: readonly PropertyKey[]) => (path.length ? path.map(String).join('.') : '(spec)');
+  return error.issues.flatMap((issue): SpecIssue[] => {
+    if (issue.code === 'unrecognized_keys') {
+      const where = issue.path.length ? `${dotted(issue.path)} has` : 'a spec has';
+      return issue.keys.map((key) => ({ field: dotted([...issue.path, key]), value: valueAt(input, [...issue.path, key]), rule: `unknown field (${where} no "${key}")` }));
+    }
+    return [{ field: dotted(issue.path), value: valueAt(input, issue.path), rule: issue.message }];
   });
 }
 
 /** Parses and checks the spec's shape and semantic rules; throws SpecError listing every issue. */
 export function parseSpec(input: unknown): AttentionSpec {
-  const parsed = AttentionSpecSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) throw new SpecError(zodIssues(parsed.error));
+  const parsed = AttentionSpecSchema.safeParse(input);
+  if (!parsed.success) throw new SpecError(zodIssues(parsed.error, input));
   const issues = semanticIssues(parsed.data);
   if (issues.length) throw new SpecError(issues);
   return parsed.data;

@@ -210,16 +210,29 @@ describe('P·V refusals', () => {
 });
 
 describe('shape refusals', () => {
-  it('an unknown top-level field (strict object)', () => {
+  it('an unknown top-level field (strict object) is named with its value', () => {
     const err = refusal(edited(sm89d128(), (s) => (s.blockSize = 7)));
     expect(err.issues).toHaveLength(1);
-    expect(err.issues[0]!.rule).toMatch(/unrecognized key/i);
-    expect(err.message).toContain('blockSize');
+    expectIssue(err, 'blockSize', 7, /unknown field/, /"blockSize"/);
   });
 
-  it('an unknown nested field names its object', () => {
-    const err = refusal(edited(sm89d128(), (s) => (s.tiling.splitK = 2)));
-    expectIssue(err, 'tiling', { ...sm89d128().tiling, splitK: 2 }, /unrecognized key/i, /splitK/);
+  it('each unknown nested field is its own issue, named by its full path', () => {
+    const err = refusal(edited(sm89d128(), (s) => Object.assign(s.tiling, { splitK: 2, swizzle: 'xor' })));
+    expect(err.issues).toHaveLength(2);
+    expectIssue(err, 'tiling.splitK', 2, /unknown field/, /tiling has no "splitK"/);
+    expectIssue(err, 'tiling.swizzle', 'xor', /unknown field/);
+  });
+
+  it('a bad P·V instruction names pv.instruction with the instruction, not the whole pv object', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.pv.instruction = 'm16n8k8')));
+    expectIssue(err, 'pv.instruction', 'm16n8k8', /m16n8k32\.e4m3/, /m16n8k16/);
+  });
+
+  it('a number JSON cannot hold (NaN, from the builder API) is shown as such, not as null', () => {
+    const err = refusal(edited(sm89d128(), (s) => (s.pv.pRange = Number.NaN)));
+    const issue = err.issues.find((i) => i.field === 'pv.pRange')!;
+    expect(issue.value).toBeNaN();
+    expect(formatIssue(issue)).toMatch(/^pv\.pRange = NaN: /);
   });
 
   it('an arch outside the five supported ones', () => {
@@ -235,7 +248,9 @@ describe('shape refusals', () => {
 
   it('a missing required field', () => {
     const err = refusal(edited(sm89d128(), (s) => delete s.causal));
-    expectIssue(err, 'causal', undefined, /boolean/);
+    const issue = err.issues.find((i) => i.field === 'causal');
+    expect(issue).toMatchObject({ value: undefined, rule: expect.stringMatching(/boolean/) });
+    expect(err.message).toContain(`causal = (missing): ${issue!.rule}`);
   });
 
   it('reports every issue of a spec at once', () => {

@@ -211,17 +211,22 @@ describe('finding nvcc', () => {
     await expect(findNvcc({ SAGEGEN_NVCC: file })).rejects.toThrow(/cannot read the CUDA version/);
   });
 
-  it('with PATH and CUDA_HOME pointing nowhere: rejects mentioning CUDA_HOME, unless /usr/local/cuda has nvcc', async () => {
+  it('with no nvcc at any candidate: rejects naming where it looked and what to install', async () => {
     const env = { PATH: path.join(tmp, 'nowhere'), CUDA_HOME: path.join(tmp, 'no-cuda-home') };
-    // findNvcc always tries /usr/local/cuda/bin/nvcc last and the location cannot be overridden, so
-    // on a machine with CUDA installed there the rejection cannot be provoked (see the test report).
-    if (existsSync('/usr/local/cuda/bin/nvcc')) {
-      await expect(findNvcc(env)).resolves.toMatchObject({ path: '/usr/local/cuda/bin/nvcc', foundVia: '/usr/local/cuda' });
-    } else {
-      const err = await findNvcc(env).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ToolchainError);
-      expect((err as Error).message).toContain('CUDA_HOME');
-      expect((err as Error).message).toMatch(/nvcc not found/);
-    }
+    // The real search ends at /usr/local/cuda/bin/nvcc, which may exist here: search the same
+    // candidates with that last one moved to a place that holds nothing.
+    const candidates = nvccCandidates(env).map((c) => (c.via === '/usr/local/cuda' ? { ...c, path: path.join(tmp, 'no-usr-local-cuda', 'bin', 'nvcc') } : c));
+    expect(candidates.map((c) => c.via)).toEqual(['PATH', 'CUDA_HOME', '/usr/local/cuda']);
+    const err = await findNvcc(env, candidates).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ToolchainError);
+    expect((err as Error).message).toMatch(/^nvcc not found \(looked in SAGEGEN_NVCC, PATH, CUDA_HOME\/bin, \/usr\/local\/cuda\/bin\)/);
+    expect((err as Error).message).toContain('12.8 or newer');
+  });
+
+  it('on this machine, /usr/local/cuda/bin/nvcc is found last when it exists', async () => {
+    const env = { PATH: path.join(tmp, 'nowhere'), CUDA_HOME: path.join(tmp, 'no-cuda-home') };
+    const found = findNvcc(env);
+    if (existsSync('/usr/local/cuda/bin/nvcc')) await expect(found).resolves.toMatchObject({ path: '/usr/local/cuda/bin/nvcc', foundVia: '/usr/local/cuda' });
+    else await expect(found).rejects.toThrow(/nvcc not found/);
   });
 });

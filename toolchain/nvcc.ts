@@ -4,7 +4,7 @@
  * `ptxas -v` report.
  */
 import { execa, ExecaError } from 'execa';
-import { existsSync, accessSync, constants } from 'node:fs';
+import { existsSync, accessSync, constants, statSync } from 'node:fs';
 import path from 'node:path';
 import { INSTRUCTIONS, compareVersion, formatVersion } from '../dsl/capabilities.js';
 import type { KernelPlan } from '../plan/plan.js';
@@ -29,7 +29,7 @@ export interface Nvcc {
 function isExecutable(file: string): boolean {
   try {
     accessSync(file, constants.X_OK);
-    return true;
+    return statSync(file).isFile();
   } catch {
     return false;
   }
@@ -51,18 +51,31 @@ export function parseNvccVersion(text: string): { version: [number, number]; bui
   return { version: [Number(m[1]), Number(m[2])], build: m[3]! };
 }
 
-export async function findNvcc(env: NodeJS.ProcessEnv = process.env): Promise<Nvcc> {
-  const tried: string[] = [];
-  for (const c of nvccCandidates(env)) {
-    tried.push(c.path);
-    if (!existsSync(c.path) || !isExecutable(c.path)) continue;
-    const { stdout } = await execa(c.path, ['--version'], { env });
+/** The first usable nvcc among `candidates` (default: nvccCandidates of `env`), with its version. */
+export async function findNvcc(env: NodeJS.ProcessEnv = process.env, candidates = nvccCandidates(env)): Promise<Nvcc> {
+  // An nvcc named explicitly is the one to use: never fall back silently to another toolkit.
+  if (env.SAGEGEN_NVCC && !isExecutable(env.SAGEGEN_NVCC)) {
+    const why = existsSync(env.SAGEGEN_NVCC) ? 'not an executable file' : 'no such file';
+    throw new ToolchainError(`SAGEGEN_NVCC = "${env.SAGEGEN_NVCC}": ${why}; point it at nvcc, or unset it to search PATH, CUDA_HOME and /usr/local/cuda`);
+  }
+  for (const c of candidates) {
+    if (!isExecutable(c.path)) continue;
+    const { stdout } = await runVersion(c.path, env);
     const { version, build } = parseNvccVersion(stdout);
     return { path: c.path, version, build, foundVia: c.via };
   }
   throw new ToolchainError(
     `nvcc not found (looked in SAGEGEN_NVCC, PATH, CUDA_HOME/bin, /usr/local/cuda/bin). Install the CUDA toolkit (12.8 or newer for the default FP8 f16-accumulate kernels) or set CUDA_HOME.`,
   );
+}
+
+async function runVersion(file: string, env: NodeJS.ProcessEnv): Promise<{ stdout: string }> {
+  try {
+    return await execa(file, ['--version'], { env });
+  } catch (e) {
+    if (e instanceof ExecaError) throw new ToolchainError(`${file} --version ${failure(e)}:\n${trimOutput(`${e.stderr ?? ''}\n${e.stdout ?? ''}`)}`);
+    throw e;
+  }
 }
 
 /** Refuses, before anything is compiled, a plan whose instructions this nvcc cannot assemble. */
@@ -155,9 +168,20 @@ export function gencodeFlags(plan: KernelPlan): string[] {
   return [`-gencode=arch=${gencodeArch},code=${code}`];
 }
 
-function trimOutput(text: string, maxLines = 40): string {
-  const lines = text.trim().split('\n');
+/** The first `maxLines` lines of a tool's output, each cut at `maxLineChars` (template errors can be very long lines). */
+function trimOutput(text: string, maxLines = 40, maxLineChars = 400): string {
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => (l.length > maxLineChars ? `${l.slice(0, maxLineChars)} … (${l.length - maxLineChars} more characters)` : l));
   return lines.length > maxLines ? [...lines.slice(0, maxLines), `… (${lines.length - maxLines} more lines)`].join('\n') : lines.join('\n');
+}
+
+/** Why a process failed: killed by a signal, an exit status, or not started at all. */
+function failure(e: ExecaError): string {
+  if (e.isTerminated) return `was killed (${e.signal})`;
+  if (e.exitCode !== undefined) return `failed (exit ${e.exitCode})`;
+  return `could not be run (${e.code ?? e.shortMessage})`;
 }
 
 async function runNvcc(nvcc: Nvcc, args: string[], what: string, cwd?: string): Promise<{ stdout: string; stderr: string }> {
@@ -165,10 +189,7 @@ async function runNvcc(nvcc: Nvcc, args: string[], what: string, cwd?: string): 
     const r = await execa(nvcc.path, args, { cwd, all: false });
     return { stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
-    if (e instanceof ExecaError) {
-      const why = e.isTerminated ? `was killed (${e.signal})` : `failed (exit ${e.exitCode})`;
-      throw new ToolchainError(`nvcc ${why} compiling ${what}:\n${trimOutput(`${e.stderr ?? ''}\n${e.stdout ?? ''}`)}`);
-    }
+    if (e instanceof ExecaError) throw new ToolchainError(`nvcc ${failure(e)} compiling ${what}:\n${trimOutput(`${e.stderr ?? ''}\n${e.stdout ?? ''}`)}`);
     throw e;
   }
 }

@@ -7,9 +7,9 @@ import { expect } from 'vitest';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'cli', 'sagegen.js');
 
-/** Runs the CLI from `cwd` (relative paths resolve there). */
-export function runCli(args: string[], cwd: string) {
-  return execa('node', [CLI, ...args], { reject: false, cwd, env: { NO_COLOR: '1' } });
+/** Runs the CLI from `cwd` (relative paths resolve there), with extra environment variables or as another user. */
+export function runCli(args: string[], cwd: string, options: { env?: Record<string, string>; uid?: number; gid?: number } = {}) {
+  return execa(process.execPath, [CLI, ...args], { reject: false, cwd, env: { NO_COLOR: '1', ...options.env }, uid: options.uid, gid: options.gid });
 }
 
 /** A failure a user can read: exit 1, nothing on stdout, no stack trace, "sagegen:" first. */
