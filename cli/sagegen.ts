@@ -9,7 +9,7 @@ import { cp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHS, type Arch } from '../dsl/capabilities.js';
 import { defaultSpecInput } from '../dsl/builder.js';
-import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
+import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec, type Tiling } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
 import { checkInstallPrefix, install, InstallError } from '../build/install.js';
@@ -154,8 +154,10 @@ interface AutotuneFlags {
   causal?: unknown;
   layout?: string;
   'warp-q'?: string;
+  warps?: string;
   'cta-k'?: string;
   stages?: string;
+  'min-blocks'?: string;
   pv?: string;
   granularity?: string;
   'smooth-k'?: string;
@@ -186,12 +188,15 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   const causal = parseChoice('causal', argv.causal ?? 'false', ['true', 'false', 'both'] as const);
   const axes: Partial<SpaceAxes> = {};
   if (argv['warp-q'] !== undefined) axes.warpQ = parsePositiveInts('warp-q', argv['warp-q']);
+  // Values the spec refuses (e.g. 3 warps) are not usage errors: the dry run lists them as pruned with the rule.
+  if (argv.warps !== undefined) axes.warps = parsePositiveInts('warps', argv.warps) as Tiling['warps'][];
   if (argv['cta-k'] !== undefined) axes.ctaK = parsePositiveInts('cta-k', argv['cta-k']);
   if (argv.stages !== undefined) axes.stages = parsePositiveInts('stages', argv.stages);
+  if (argv['min-blocks'] !== undefined) axes.minBlocksPerSm = parsePositiveInts('min-blocks', argv['min-blocks']);
   if (argv.pv !== undefined) axes.pv = parseChoice('pv', argv.pv, PV_FORMS);
   if (argv.granularity !== undefined) axes.granularity = parseChoice('granularity', argv.granularity, GRANULARITIES);
   if (argv['smooth-k'] !== undefined) axes.smoothK = parseChoice('smooth-k', argv['smooth-k'], ['true', 'false'] as const).map((v) => v === 'true');
-  for (const [flag, values] of [['warp-q', axes.warpQ], ['cta-k', axes.ctaK], ['stages', axes.stages], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
+  for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
     if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
   }
   return {
@@ -350,8 +355,13 @@ const autotuneOptions = {
   dtype: { type: 'string', describe: 'fp16, bf16 or both comma-separated (default fp16)' },
   layout: specOptions.layout,
   'warp-q': { type: 'string', describe: `WARP_Q values, comma-separated (default ${helpAxes.warpQ.join(',')}; ctaQ = warpQ × warps, warps ${helpAxes.warps.join(',')})` },
+  warps: { type: 'string', describe: `warps per block, comma-separated (default ${helpAxes.warps.join(',')})` },
   'cta-k': { type: 'string', describe: `CTA_K values, comma-separated (default ${helpAxes.ctaK.join(',')})` },
   stages: { type: 'string', describe: `K/V pipeline stages, comma-separated (default ${helpAxes.stages.join(',')})` },
+  'min-blocks': {
+    type: 'string',
+    describe: `__launch_bounds__ blocks per SM, comma-separated (default ${helpAxes.minBlocksPerSm.join(',')}; caps registers at 65536 / (threads × this))`,
+  },
   pv: {
     type: 'string',
     describe: `P·V forms, comma-separated: ${PV_FORMS.join(', ')} (default per arch: FP8 forms where the arch has FP8 mma, m16n8k16 first where FP8 is emulated, m16n8k16 only without FP8)`,

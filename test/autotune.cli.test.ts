@@ -50,6 +50,22 @@ describe('sagegen autotune --dry-run', () => {
     expect(r.stdout).toMatch(/^ {2}axes: pv m16n8k16,fp8-f16,fp8-f32; warpQ 16,32; /m);
   });
 
+  it('--warps and --min-blocks narrow those axes; a value the spec refuses is pruned with its rule', async () => {
+    const args = ['--arch', 'sm_90a', '--headdim', '128', '--pv', 'm16n8k16', '--warp-q', '16', '--cta-k', '32', '--stages', '2'];
+    const r = await sagegen(['autotune', ...args, '--warps', '4,8', '--min-blocks', '3', '--dry-run']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const axes = { pv: ['m16n8k16' as const], warpQ: [16], warps: [4, 8] as const, ctaK: [32], stages: [2], minBlocksPerSm: [3] };
+    const { kept, pruned } = prune(searchSpace({ archs: ['sm_90a'], headDims: [128], axes }));
+    expect(lastLine(r.stdout)).toBe(`${kept.length + pruned.length} candidates, ${kept.length} kept, ${pruned.length} pruned`);
+    expect(r.stdout).toContain('sage_sm90a_d128_fp16_full_q64k32w16x4s2b3_qkpwsm_pv16 ');
+    // 8 warps × 3 blocks leave 80 registers per thread: refused by the plan's register rule
+    expect(r.stdout).toMatch(/q128k32w16x8s2b3_qkpwsm_pv16[^\n]*\n {6}- tiling\.minBlocksPerSm = 3: accumulators need about/);
+    const odd = await sagegen(['autotune', ...args, '--warps', '3', '--min-blocks', '1', '--dry-run']);
+    expect(odd.exitCode, odd.stderr).toBe(0);
+    expect(odd.stdout).toMatch(/- tiling\.warps = 3: /);
+    expect(expectUserError(await sagegen(['autotune', ...args, '--min-blocks', 'two', '--dry-run']))).toMatch(/--min-blocks/);
+  });
+
   it('--json prints the report as JSON whose lists match prune()', async () => {
     const r = await sagegen(['autotune', '--arch', 'sm_89', '--headdim', '128,64', '--dry-run', '--json']);
     expect(r.exitCode, r.stderr).toBe(0);
