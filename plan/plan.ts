@@ -90,6 +90,11 @@ export interface KernelPlan {
     flushesPerTile: number;
     pRange: number;
     log2PRange: number;
+    /**
+     * 16-bit P·V only: how far (log2) a row maximum may grow before O is rescaled; P stays ≤ 2^this.
+     * 8 keeps P ≤ 256, far inside fp16/bf16 range and exact to their precision.
+     */
+    rescaleSlack: number;
     vRange: number;
   };
   smem: {
@@ -116,6 +121,8 @@ const STATS_ROWS = 256;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
 const REGISTER_OVERHEAD = 16;
 const Q_REGISTER_MARGIN = 48;
+// 16-bit P·V: O is rescaled only when a row maximum grows by more than 2^8 (P ≤ 256).
+const RESCALE_SLACK = 8;
 
 function smemTile(rows: number, rowBytes: number, stages: number, offset: number, threads: number): SmemTile {
   const chunksPerRow = rowBytes / CHUNK;
@@ -234,9 +241,10 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           pRange: pv.pRange,
           log2PRange: Math.log2(pv.pRange),
           vRange: pv.vRange,
+          rescaleSlack: 0,
         }
       : // 16-bit P·V accumulates in real fp32 registers: one "flush" per key tile, P unscaled.
-        { fp8: false, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 16, flushesPerTile: 1, pRange: 1, log2PRange: 0, vRange: 1 };
+        { fp8: false, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 16, flushesPerTile: 1, pRange: 1, log2PRange: 0, vRange: 1, rescaleSlack: RESCALE_SLACK };
 
   return {
     name: variantName(spec),

@@ -146,6 +146,13 @@ describe('plan arithmetic', () => {
   });
 });
 
+describe('lazy O rescaling', () => {
+  it('16-bit P·V tolerates a row maximum growing by 2^8 before rescaling; FP8 P (scaled to pRange) never', () => {
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 128 }))).pv.rescaleSlack).toBe(8);
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).pv.rescaleSlack).toBe(0);
+  });
+});
+
 describe('cp.async pipeline counts', () => {
   // One group per key tile, Q in the first: at iteration t, prefetchTiles + t groups were committed and
   // tile t is group t, so the loop may leave prefetchTiles - 1 pending (one fewer when it also reads t + 1).
