@@ -21,14 +21,14 @@ import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularit
  * (170–180 registers). The autotuner is free to pick other shapes.
  *
  * sm_90a is the one arch measured here (H100, autotune/tuned/h100-sm90a.json and
- * results/bench/NOTES.md): there WARP_Q 32 × 4 warps wins every sequence bucket, with CTA_K 32 at
- * D=128 (the 32-key S tile keeps it within registers) and CTA_K 64 at D=64.
+ * results/bench/NOTES.md): WARP_Q 32 × 4 warps with the 16-bit P·V wins every problem from 2K keys
+ * on, with CTA_K 64 (D=128 non-causal, D=64) or CTA_K 32 (D=128 causal, whose mask code leaves no
+ * room for the 64-key S tile without spills).
  */
-export function defaultTiling(arch: Arch, headDim: 64 | 128): Tiling {
+export function defaultTiling(arch: Arch, headDim: 64 | 128, causal = false): Tiling {
   if (arch === 'sm_90a') {
-    return headDim === 128
-      ? { ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false }
-      : { ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false };
+    const ctaK = headDim === 128 && causal ? 32 : 64;
+    return { ctaQ: 128, ctaK, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false };
   }
   return { ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8, stages: 2, minBlocksPerSm: 1, overlapQk: false };
 }
@@ -61,7 +61,7 @@ export function defaultSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
     causal: o.causal ?? false,
     dtype: o.dtype ?? 'fp16',
     layout: o.layout ?? 'HND',
-    tiling: defaultTiling(o.arch, o.headDim),
+    tiling: defaultTiling(o.arch, o.headDim, o.causal ?? false),
     qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
     pv: defaultPv(o.arch),
   };

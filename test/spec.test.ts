@@ -87,8 +87,10 @@ describe('default specs', () => {
   });
 
   it('use the H100-measured WARP_Q 32 × 4 tiles on sm_90a and WARP_Q 16 × 8 elsewhere', () => {
-    const t = (arch: 'sm_89' | 'sm_90a', headDim: 64 | 128) => parseSpec(defaultSpecInput({ arch, headDim })).tiling;
-    expect(t('sm_90a', 128)).toMatchObject({ ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
+    const t = (arch: 'sm_89' | 'sm_90a', headDim: 64 | 128, causal = false) => parseSpec(defaultSpecInput({ arch, headDim, causal })).tiling;
+    expect(t('sm_90a', 128)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
+    expect(t('sm_90a', 128, true)).toMatchObject({ ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
+    expect(t('sm_90a', 64, true)).toMatchObject({ ctaK: 64, warpQ: 32, warps: 4 });
     expect(t('sm_90a', 64)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
     for (const d of [64, 128] as const) expect(t('sm_89', d)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8 });
   });
