@@ -124,7 +124,7 @@ function axesText(axes: SpaceAxes): string {
   return (
     `pv ${axes.pv.join(',')}; warpQ ${axes.warpQ.join(',')}; warps ${axes.warps.join(',')}; ctaK ${axes.ctaK.join(',')}; ` +
     `stages ${axes.stages.join(',')}; minBlocksPerSm ${axes.minBlocksPerSm.join(',')}; overlapQk ${axes.overlapQk.join(',')}; ` +
-    `granularity ${axes.granularity.join(',')}; smoothK ${axes.smoothK.join(',')}${flush}`
+    `granularity ${axes.granularity.join(',')}; smoothK ${axes.smoothK.join(',')}; foldDequant ${axes.foldDequant.join(',')}${flush}`
   );
 }
 

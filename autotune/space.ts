@@ -52,6 +52,8 @@ export interface SpaceAxes {
   granularity: readonly Granularity[];
   /** Subtract K's per-channel mean before quantizing. */
   smoothK: readonly boolean[];
+  /** qk.foldDequant: dequantize inside the exp2 FFMA (16-bit P·V with per-warp/per-block scales only). */
+  foldDequant: readonly boolean[];
   /**
    * FP8 forms only, not a product axis: flush lengths in order of preference. Each FP8 candidate takes
    * the first one that divides its ctaK (default [64, 32]: 64 keys, the SageAttention2++ setting, where
@@ -62,7 +64,7 @@ export interface SpaceAxes {
 }
 
 /** Nesting of the product, outermost first: the candidates' order within one problem. */
-export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'granularity', 'smoothK'] as const;
+export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'granularity', 'smoothK', 'foldDequant'] as const;
 export type ProductAxis = (typeof AXIS_ORDER)[number];
 
 /**
@@ -89,7 +91,7 @@ export function defaultPvForms(arch: Arch): PvForm[] {
  *
  *   warpQ {16, 32} × warps {4, 8} (ctaQ 64–256); ctaK {32, 64, 128}; stages {2, 3};
  *   minBlocksPerSm {1, 2}; overlapQk {false, true}; granularity {per-warp, per-thread, per-block};
- *   smoothK {true}; flushKeys [64, 32] (FP8 only, first that divides ctaK).
+ *   smoothK {true}; foldDequant {false}; flushKeys [64, 32] (FP8 only, first that divides ctaK).
  */
 export function defaultAxes(arch: Arch): SpaceAxes {
   return {
@@ -102,6 +104,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     overlapQk: [false, true],
     granularity: ['per-warp', 'per-thread', 'per-block'],
     smoothK: [true],
+    foldDequant: [false],
     flushKeys: [64, 32],
   };
 }
@@ -187,7 +190,8 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
             for (const minBlocksPerSm of axes.minBlocksPerSm)
               for (const overlapQk of axes.overlapQk)
                 for (const granularity of axes.granularity)
-                  for (const smoothK of axes.smoothK) {
+                  for (const smoothK of axes.smoothK)
+                    for (const foldDequant of axes.foldDequant) {
                     const pvObject = pvSpec(pv, ctaK, axes.flushKeys);
                     const input: CandidateInput = {
                       arch: problem.arch,
@@ -196,10 +200,10 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                       dtype: problem.dtype,
                       layout: problem.layout,
                       tiling: { ctaQ: warpQ * warps, ctaK, warpQ, warps, stages, minBlocksPerSm, overlapQk },
-                      qk: { type: 'int8', granularity, smoothK },
+                      qk: { type: 'int8', granularity, smoothK, foldDequant },
                       pv: pvObject,
                     };
-                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, granularity, smoothK };
+                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, granularity, smoothK, foldDequant };
                     if (pvObject.instruction === 'm16n8k32.e4m3') point.flushKeys = pvObject.flushKeys;
                     out.push({ name: variantName(input), problem, point, input });
                   }

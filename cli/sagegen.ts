@@ -161,6 +161,7 @@ interface AutotuneFlags {
   pv?: string;
   granularity?: string;
   'smooth-k'?: string;
+  'fold-dequant'?: string;
   'dry-run'?: boolean;
   'compile-only'?: boolean;
   measure?: string;
@@ -196,6 +197,7 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv.pv !== undefined) axes.pv = parseChoice('pv', argv.pv, PV_FORMS);
   if (argv.granularity !== undefined) axes.granularity = parseChoice('granularity', argv.granularity, GRANULARITIES);
   if (argv['smooth-k'] !== undefined) axes.smoothK = parseChoice('smooth-k', argv['smooth-k'], ['true', 'false'] as const).map((v) => v === 'true');
+  if (argv['fold-dequant'] !== undefined) axes.foldDequant = parseChoice('fold-dequant', argv['fold-dequant'], ['true', 'false'] as const).map((v) => v === 'true');
   for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
     if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
   }
@@ -368,6 +370,7 @@ const autotuneOptions = {
   },
   granularity: { type: 'string', describe: `Q/K quantization granularities, comma-separated: ${GRANULARITIES.join(', ')} (default all)` },
   'smooth-k': { type: 'string', describe: 'K smoothing: true, false or both as "true,false" (default true)' },
+  'fold-dequant': { type: 'string', describe: 'qk.foldDequant: true, false or both as "true,false" (default false)' },
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
   'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },

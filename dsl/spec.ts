@@ -44,6 +44,12 @@ export const QkSchema = z
     type: z.literal('int8').default('int8'),
     granularity: z.enum(GRANULARITIES).describe('rows that share one INT8 scale (see shared/facts/sageattention.md)'),
     smoothK: z.boolean().describe('subtract the per-channel mean of K over the sequence before quantizing'),
+    foldDequant: z
+      .boolean()
+      .default(false)
+      .describe(
+        'take the softmax row max on raw INT32 scores and dequantize inside the exp2 FFMA (one instruction less per score); needs one K scale per tile row (per-warp or per-block) and the 16-bit P·V',
+      ),
   })
   .strict();
 
@@ -146,6 +152,14 @@ export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
   if (tiling.overlapQk && tiling.stages < 3) {
     add('tiling.stages', tiling.stages, 'must be at least 3 with overlapQk (the current tile, the next one, and one in flight)');
   }
+  if (spec.qk.foldDequant) {
+    if (spec.qk.granularity === 'per-thread') {
+      add('qk.foldDequant', true, 'needs qk.granularity "per-warp" or "per-block" (per-thread K scales differ along a row, so its max cannot be taken on raw scores)');
+    }
+    if (pv.instruction === 'm16n8k32.e4m3') {
+      add('qk.foldDequant', true, 'needs pv.instruction "m16n8k16" (the FP8 path scales P into pRange with an exact reference max)');
+    }
+  }
   if (tiling.warpQ > 64) add('tiling.warpQ', tiling.warpQ, 'must be at most 64 (accumulators would not fit in registers)');
 
   for (const instruction of instructionsOf(spec)) {
@@ -230,7 +244,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.dtype,
     spec.causal ? 'causal' : 'full',
     `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}`,
-    `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}`,
+    `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}${spec.qk.foldDequant ? 'f' : ''}`,
     pv,
   ].join('_');
 }

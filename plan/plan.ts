@@ -95,6 +95,8 @@ export interface KernelPlan {
      * 8 keeps P ≤ 256, far inside fp16/bf16 range and exact to their precision.
      */
     rescaleSlack: number;
+    /** qk.foldDequant: max on raw scores, dequantization folded into the exp2 FFMA (16-bit P·V, one K scale per row). */
+    dequantInExp2: boolean;
     vRange: number;
   };
   smem: {
@@ -242,9 +244,10 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           log2PRange: Math.log2(pv.pRange),
           vRange: pv.vRange,
           rescaleSlack: 0,
+          dequantInExp2: false,
         }
       : // 16-bit P·V accumulates in real fp32 registers: one "flush" per key tile, P unscaled.
-        { fp8: false, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 16, flushesPerTile: 1, pRange: 1, log2PRange: 0, vRange: 1, rescaleSlack: RESCALE_SLACK };
+        { fp8: false, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 16, flushesPerTile: 1, pRange: 1, log2PRange: 0, vRange: 1, rescaleSlack: RESCALE_SLACK, dequantInExp2: spec.qk.foldDequant };
 
   return {
     name: variantName(spec),

@@ -75,6 +75,7 @@ describe('default axes', () => {
       expect(a.overlapQk).toEqual([false, true]);
       expect([...a.granularity].sort()).toEqual(['per-block', 'per-thread', 'per-warp']);
       expect(a.smoothK).toEqual([true]);
+      expect(a.foldDequant).toEqual([false]);
       expect(a.flushKeys).toEqual([64, 32]);
     }
   });
@@ -169,7 +170,7 @@ describe('searchSpace enumeration', () => {
         minBlocksPerSm: c.point.minBlocksPerSm,
         overlapQk: c.point.overlapQk,
       });
-      expect(c.input.qk).toEqual({ type: 'int8', granularity: c.point.granularity, smoothK: c.point.smoothK });
+      expect(c.input.qk).toEqual({ type: 'int8', granularity: c.point.granularity, smoothK: c.point.smoothK, foldDequant: c.point.foldDequant });
       expect(c.input).toMatchObject(c.problem);
     }
   });

@@ -86,6 +86,27 @@ describe('default specs', () => {
     expect(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 64 })).pv.instruction).toBe('m16n8k16');
   });
 
+  it('qk.foldDequant: defaults to false, names the variant with "f", and is refused with per-thread scales or FP8 P·V', () => {
+    const base = defaultSpecInput({ arch: 'sm_90a', headDim: 64 });
+    expect(parseSpec(base).qk.foldDequant).toBe(false);
+    const folded = parseSpec({ ...base, qk: { ...base.qk, foldDequant: true } });
+    expect(variantName(folded)).toMatch(/_qkpwsmf_/);
+    const refusal = (input: AttentionSpecInput) => {
+      try {
+        parseSpec(input);
+      } catch (e) {
+        return (e as SpecError).issues;
+      }
+      throw new Error('expected a refusal');
+    };
+    const perThread = refusal({ ...base, qk: { ...base.qk, granularity: 'per-thread', foldDequant: true } });
+    expect(perThread).toEqual([expect.objectContaining({ field: 'qk.foldDequant', value: true, rule: expect.stringMatching(/per-warp" or "per-block/) })]);
+    const fp8 = defaultSpecInput({ arch: 'sm_89', headDim: 64 });
+    expect(refusal({ ...fp8, qk: { ...fp8.qk, foldDequant: true } })).toEqual([
+      expect.objectContaining({ field: 'qk.foldDequant', rule: expect.stringMatching(/m16n8k16/) }),
+    ]);
+  });
+
   it('use the H100-measured WARP_Q 32 × 4 tiles on sm_90a and WARP_Q 16 × 8 elsewhere', () => {
     const t = (arch: 'sm_89' | 'sm_90a', headDim: 64 | 128, causal = false) => parseSpec(defaultSpecInput({ arch, headDim, causal })).tiling;
     expect(t('sm_90a', 128)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
