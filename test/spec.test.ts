@@ -87,10 +87,10 @@ describe('default specs', () => {
   });
 
   it('qk.foldDequant: defaults to false, names the variant with "f", and is refused with per-thread scales or FP8 P·V', () => {
-    const base = defaultSpecInput({ arch: 'sm_90a', headDim: 64 });
+    const base = defaultSpecInput({ arch: 'sm_90a', headDim: 64, causal: true });
     expect(parseSpec(base).qk.foldDequant).toBe(false);
     const folded = parseSpec({ ...base, qk: { ...base.qk, foldDequant: true } });
-    expect(variantName(folded)).toMatch(/_qkpwsmf_/);
+    expect(variantName(folded)).toMatch(/_causal_.*_qkpwsmf_/);
     const refusal = (input: AttentionSpecInput) => {
       try {
         parseSpec(input);
