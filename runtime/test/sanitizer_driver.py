@@ -13,14 +13,12 @@ shape; exit 1 when a call failed or left NaN/Inf, 0 otherwise.
 """
 import argparse
 import ctypes
-import importlib.util
 import os
 import random
 import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ABI_PY = os.path.join(HERE, "..", "python", "sagegen", "_abi.py")
 
 # (batch, q heads, kv heads, qo_len, kv_len, head_dim, dtype, causal, layout): small and odd lengths
 # (partial 64-key and 128-query tiles), decode, qo_len > kv_len (rows with no visible key), GQA, NHD;
@@ -37,14 +35,8 @@ SHAPES = [
 ]
 
 
-def load_abi():
-    spec = importlib.util.spec_from_file_location("sagegen_abi_driver", ABI_PY)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-abi = load_abi()
+sys.path.insert(0, HERE)
+from abi_table import abi  # noqa: E402  _abi.py loaded by path (torch-free), shared with the argument table
 
 
 class Cuda:
