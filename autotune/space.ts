@@ -91,7 +91,8 @@ export function defaultPvForms(arch: Arch): PvForm[] {
  *
  *   warpQ {16, 32} × warps {4, 8} (ctaQ 64–256); ctaK {32, 64, 128}; stages {2, 3};
  *   minBlocksPerSm {1, 2}; overlapQk {false, true}; granularity {per-warp, per-thread, per-block};
- *   smoothK {true}; foldDequant {false}; flushKeys [64, 32] (FP8 only, first that divides ctaK).
+ *   smoothK {true}; foldDequant {false, true} (the spec refuses it with per-thread scales and FP8
+ *   P·V); flushKeys [64, 32] (FP8 only, first that divides ctaK).
  */
 export function defaultAxes(arch: Arch): SpaceAxes {
   return {
@@ -104,7 +105,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     overlapQk: [false, true],
     granularity: ['per-warp', 'per-thread', 'per-block'],
     smoothK: [true],
-    foldDequant: [false],
+    foldDequant: [false, true],
     flushKeys: [64, 32],
   };
 }

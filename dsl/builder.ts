@@ -22,12 +22,12 @@ import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularit
  *
  * sm_90a is the one arch measured here (H100, autotune/tuned/h100-sm90a.json and
  * results/bench/NOTES.md): WARP_Q 32 × 4 warps with the 16-bit P·V wins every problem from 2K keys
- * on, with CTA_K 64 (D=128 non-causal, D=64) or CTA_K 32 (D=128 causal, whose mask code leaves no
- * room for the 64-key S tile without spills).
+ * on, with CTA_K 64 at D=64 and CTA_K 32 at D=128 (the 64-key S tile spills there beside the
+ * 128 O accumulators).
  */
 export function defaultTiling(arch: Arch, headDim: 64 | 128, causal = false): Tiling {
   if (arch === 'sm_90a') {
-    const ctaK = headDim === 128 && causal ? 32 : 64;
+    const ctaK = headDim === 128 ? 32 : 64;
     return { ctaQ: 128, ctaK, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false };
   }
   return { ctaQ: 128, ctaK: 64, warpQ: 16, warps: 8, stages: 2, minBlocksPerSm: 1, overlapQk: false };
@@ -46,6 +46,23 @@ export function defaultPv(arch: Arch): AttentionSpec['pv'] {
   return { instruction: 'm16n8k16' };
 }
 
+/**
+ * Default qk.foldDequant: on sm_90a the dequantization rides in the exp2 FFMA wherever the spec
+ * allows it (16-bit P·V, one scale per row and tile) except for D=128 causal, where the measured
+ * winner keeps it separate (results/bench/NOTES.md item 21). The other archs keep the separate
+ * dequantizing FFMA: the fold was measured only on the H100.
+ */
+export function defaultFoldDequant(
+  arch: Arch,
+  headDim: 64 | 128,
+  causal: boolean,
+  granularity: Granularity,
+  pvInstruction: AttentionSpec['pv']['instruction'],
+): boolean {
+  if (arch !== 'sm_90a' || pvInstruction !== 'm16n8k16' || granularity === 'per-thread') return false;
+  return !(headDim === 128 && causal);
+}
+
 export interface DefaultSpecOptions {
   arch: Arch;
   headDim: 64 | 128;
@@ -55,6 +72,7 @@ export interface DefaultSpecOptions {
 }
 
 export function defaultSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
+  const pv = defaultPv(o.arch);
   return {
     arch: o.arch,
     headDim: o.headDim,
@@ -62,8 +80,8 @@ export function defaultSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
     dtype: o.dtype ?? 'fp16',
     layout: o.layout ?? 'HND',
     tiling: defaultTiling(o.arch, o.headDim, o.causal ?? false),
-    qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
-    pv: defaultPv(o.arch),
+    qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant: defaultFoldDequant(o.arch, o.headDim, o.causal ?? false, 'per-warp', pv.instruction) },
+    pv,
   };
 }
 
@@ -71,10 +89,17 @@ export function defaultSpec(o: DefaultSpecOptions): AttentionSpec {
   return parseSpec(defaultSpecInput(o));
 }
 
+/**
+ * Fields the caller leaves alone keep their defaults, computed in build() from the final arch, head
+ * dim, causal flag, granularity and P·V form (so `.causal()` or `.pvFp8()` after the constructor
+ * still get the tiles and qk.foldDequant measured for that combination).
+ */
 export class AttentionSpecBuilder {
   private draft: AttentionSpecInput;
+  private tilingSet: Partial<Tiling> = {};
+  private foldDequantSet: boolean | undefined;
 
-  constructor(options: DefaultSpecOptions) {
+  constructor(private readonly options: DefaultSpecOptions) {
     this.draft = defaultSpecInput(options);
   }
 
@@ -99,12 +124,14 @@ export class AttentionSpecBuilder {
   }
 
   tiling(tiling: Partial<Tiling>): this {
-    this.draft.tiling = { ...this.draft.tiling, ...tiling };
+    this.tilingSet = { ...this.tilingSet, ...tiling };
     return this;
   }
 
-  qk(qk: { granularity?: Granularity; smoothK?: boolean }): this {
-    this.draft.qk = { ...this.draft.qk, ...qk };
+  qk(qk: { granularity?: Granularity; smoothK?: boolean; foldDequant?: boolean }): this {
+    const { foldDequant, ...rest } = qk;
+    this.draft.qk = { ...this.draft.qk, ...rest };
+    if (foldDequant !== undefined) this.foldDequantSet = foldDequant;
     return this;
   }
 
@@ -127,7 +154,17 @@ export class AttentionSpecBuilder {
 
   /** Validates and returns the spec; throws SpecError naming each bad field. */
   build(): AttentionSpec {
-    return parseSpec(structuredClone(this.draft));
+    const { arch, headDim } = this.options;
+    const causal = this.draft.causal ?? false;
+    const granularity = this.draft.qk?.granularity ?? 'per-warp';
+    const foldDequant = this.foldDequantSet ?? defaultFoldDequant(arch, headDim, causal, granularity, this.draft.pv.instruction);
+    return parseSpec(
+      structuredClone({
+        ...this.draft,
+        tiling: { ...defaultTiling(arch, headDim, causal), ...this.tilingSet },
+        qk: { ...this.draft.qk, foldDequant },
+      }),
+    );
   }
 }
 

@@ -93,11 +93,11 @@ describe('sagegen autotune --dry-run', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     const axes = resolveAxes('sm_90a', { warpQ: [32], ctaK: [32, 64], stages: [3], pv: ['m16n8k16'], granularity: ['per-warp', 'per-thread'] });
     const n = AXIS_ORDER.reduce((x, a) => x * axes[a].length, 1);
-    expect(n).toBe(1 * 1 * 2 * 2 * 1 * 2 * 2 * 2 * 1);
+    expect(n).toBe(1 * 1 * 2 * 2 * 1 * 2 * 2 * 2 * 1 * 2);
     expect(Number(SUMMARY.exec(lastLine(r.stdout))?.[1])).toBe(n);
     const names = r.stdout.split('\n').filter((l) => /^ {4}sage_/.test(l)).map((l) => l.trim().split(/\s+/)[0]!);
     expect(names).toHaveLength(n);
-    for (const name of names) expect(name).toMatch(/_q\d+k(32|64)w32x[48]s3b[12]o?_qkp[wt]sm_pv16$/);
+    for (const name of names) expect(name).toMatch(/_q\d+k(32|64)w32x[48]s3b[12]o?_qkp[wt]smf?_pv16$/);
   });
 
   it('--dtype bf16 --causal both: two problems', async () => {

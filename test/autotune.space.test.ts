@@ -75,7 +75,7 @@ describe('default axes', () => {
       expect(a.overlapQk).toEqual([false, true]);
       expect([...a.granularity].sort()).toEqual(['per-block', 'per-thread', 'per-warp']);
       expect(a.smoothK).toEqual([true]);
-      expect(a.foldDequant).toEqual([false]);
+      expect(a.foldDequant).toEqual([false, true]);
       expect(a.flushKeys).toEqual([64, 32]);
     }
   });
@@ -118,8 +118,8 @@ describe('searchSpace enumeration', () => {
       }
   });
 
-  it('the product written out: (pv forms) × 2 warpQ × 2 warps × 3 ctaK × 2 stages × 2 minBlocks × 2 overlap × 3 granularities × 1 smoothK', () => {
-    const tiles = 2 * 2 * 3 * 2 * 2 * 2 * 3 * 1;
+  it('the product written out: (pv forms) × 2 warpQ × 2 warps × 3 ctaK × 2 stages × 2 minBlocks × 2 overlap × 3 granularities × 1 smoothK × 2 foldDequant', () => {
+    const tiles = 2 * 2 * 3 * 2 * 2 * 2 * 3 * 1 * 2;
     expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength(3 * tiles);
     expect(searchSpace({ archs: ['sm_89'], headDims: [128] })).toHaveLength(3 * tiles);
     expect(searchSpace({ archs: ['sm_80'], headDims: [128] })).toHaveLength(1 * tiles);
@@ -187,7 +187,7 @@ describe('searchSpace enumeration', () => {
     const axes = { warpQ: [32], ctaK: [32, 64], pv: ['m16n8k16' as const], granularity: ['per-thread' as const] };
     const cs = searchSpace({ archs: ['sm_90a'], headDims: [128], axes });
     expect(cs).toHaveLength(productSize(resolveAxes('sm_90a', axes)));
-    expect(cs).toHaveLength(1 * 1 * 2 * 2 * 2 * 2 * 2 * 1 * 1);
+    expect(cs).toHaveLength(1 * 1 * 2 * 2 * 2 * 2 * 2 * 1 * 1 * 2);
     for (const c of cs) {
       expect(c.input.tiling.warpQ).toBe(32);
       expect([32, 64]).toContain(c.input.tiling.ctaK);
@@ -312,7 +312,8 @@ describe('prune (before any compile)', () => {
     expect(outputAccumulator).toBeGreaterThanOrEqual(budget);
     // (overlapQk with 2 stages is refused by parseSpec before the plan's register rule is reached)
     const hits = candidates.filter(
-      (c) => c.problem.headDim === 128 && c.point.warpQ === 32 && c.point.warps === 8 && c.point.minBlocksPerSm === 2 && !(c.point.overlapQk && c.point.stages < 3),
+      // (foldDequant candidates with per-thread scales are refused by parseSpec first, too)
+      (c) => c.problem.headDim === 128 && c.point.warpQ === 32 && c.point.warps === 8 && c.point.minBlocksPerSm === 2 && !(c.point.overlapQk && c.point.stages < 3) && !c.point.foldDequant,
     );
     expect(hits.length).toBeGreaterThan(0);
     // e.g. ctaK 32 without overlap: blamed on minBlocksPerSm (the tile fits 255 registers with one block per SM)
@@ -334,7 +335,7 @@ describe('prune (before any compile)', () => {
 
   it("sm_86, D=128, 3 stages of 128-key tiles: pruned by the shared-memory rule (16-bit V: Q ctaQ·D + 3 × (K ctaK·D + V ctaK·D·2))", () => {
     const limit = CAPABILITIES.sm_86.maxSharedMemoryPerBlock;
-    const hits = candidates.filter((c) => c.problem.arch === 'sm_86' && c.problem.headDim === 128 && c.point.stages === 3 && c.point.ctaK === 128);
+    const hits = candidates.filter((c) => c.problem.arch === 'sm_86' && c.problem.headDim === 128 && c.point.stages === 3 && c.point.ctaK === 128 && !c.point.foldDequant);
     expect(hits.length).toBeGreaterThan(0);
     for (const c of hits) {
       const D = 128;
@@ -502,7 +503,7 @@ describe('dry-run report', () => {
   });
 
   it('varying fields are the spec paths whose values differ (a field missing in some counts)', () => {
-    const cs = searchSpace({ archs: ['sm_89'], headDims: [64], axes: { warpQ: [16], warps: [8], ctaK: [64], stages: [2], minBlocksPerSm: [1], overlapQk: [false], granularity: ['per-warp'] } });
+    const cs = searchSpace({ archs: ['sm_89'], headDims: [64], axes: { warpQ: [16], warps: [8], ctaK: [64], stages: [2], minBlocksPerSm: [1], overlapQk: [false], granularity: ['per-warp'], foldDequant: [false] } });
     expect(cs).toHaveLength(3); // the three P·V forms
     expect(varyingFields(cs.map((c) => c.input))).toEqual(['pv.instruction', 'pv.accumulator', 'pv.flushKeys', 'pv.pRange', 'pv.vRange']);
     expect(varyingFields(cs.slice(0, 1).map((c) => c.input))).toEqual([]);

@@ -86,9 +86,18 @@ describe('default specs', () => {
     expect(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 64 })).pv.instruction).toBe('m16n8k16');
   });
 
-  it('qk.foldDequant: defaults to false, names the variant with "f", and is refused with per-thread scales or FP8 P·V', () => {
-    const base = defaultSpecInput({ arch: 'sm_90a', headDim: 64, causal: true });
-    expect(parseSpec(base).qk.foldDequant).toBe(false);
+  it('qk.foldDequant: on by default on sm_90a except D=128 causal, names the variant with "f", and is refused with per-thread scales or FP8 P·V', () => {
+    const fold = (arch: 'sm_89' | 'sm_90a', headDim: 64 | 128, causal: boolean) => parseSpec(defaultSpecInput({ arch, headDim, causal })).qk.foldDequant;
+    expect([fold('sm_90a', 64, false), fold('sm_90a', 64, true), fold('sm_90a', 128, false), fold('sm_90a', 128, true)]).toEqual([true, true, true, false]);
+    for (const d of [64, 128] as const) for (const c of [false, true]) expect(fold('sm_89', d, c)).toBe(false);
+    // the builder's default follows the final causal flag, granularity and P·V form; an explicit choice wins
+    expect(attention({ arch: 'sm_90a', headDim: 128 }).causal().build().qk.foldDequant).toBe(false);
+    expect(attention({ arch: 'sm_90a', headDim: 128 }).qk({ granularity: 'per-thread' }).build().qk.foldDequant).toBe(false);
+    expect(attention({ arch: 'sm_90a', headDim: 64 }).pvFp8({ accumulator: 'f16' }).build().qk.foldDequant).toBe(false);
+    expect(attention({ arch: 'sm_90a', headDim: 64 }).qk({ foldDequant: false }).build().qk.foldDequant).toBe(false);
+    expect(attention({ arch: 'sm_90a', headDim: 128 }).causal().qk({ foldDequant: true }).build().qk.foldDequant).toBe(true);
+    const base = defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true });
+    expect(variantName(parseSpec(base))).toMatch(/_causal_.*_qkpwsm_/);
     const folded = parseSpec({ ...base, qk: { ...base.qk, foldDequant: true } });
     expect(variantName(folded)).toMatch(/_causal_.*_qkpwsmf_/);
     const refusal = (input: AttentionSpecInput) => {
@@ -109,7 +118,7 @@ describe('default specs', () => {
 
   it('use the H100-measured WARP_Q 32 × 4 tiles on sm_90a and WARP_Q 16 × 8 elsewhere', () => {
     const t = (arch: 'sm_89' | 'sm_90a', headDim: 64 | 128, causal = false) => parseSpec(defaultSpecInput({ arch, headDim, causal })).tiling;
-    expect(t('sm_90a', 128)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
+    expect(t('sm_90a', 128)).toMatchObject({ ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
     expect(t('sm_90a', 128, true)).toMatchObject({ ctaQ: 128, ctaK: 32, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
     expect(t('sm_90a', 64, true)).toMatchObject({ ctaK: 64, warpQ: 32, warps: 4 });
     expect(t('sm_90a', 64)).toMatchObject({ ctaQ: 128, ctaK: 64, warpQ: 32, warps: 4, minBlocksPerSm: 1 });
