@@ -171,3 +171,49 @@ describe('registry', () => {
     expect(cpp).not.toContain('{{');
   });
 });
+
+// The Q·Kᵀ accumulators start at the bits of 1.5·2^23 (NOTES item 21); the kernel then relies on two
+// float facts, checked here with the same float32 operations (Math.fround) on many drawn scales.
+describe('biased Q·Kᵀ accumulator arithmetic', () => {
+  const f32 = new Float32Array(1);
+  const i32 = new Int32Array(f32.buffer);
+  const bitsToFloat = (b: number) => ((i32[0] = b), f32[0]!);
+  const floatToBits = (x: number) => ((f32[0] = x), i32[0]!);
+  const scoreDequant = (dq: number) => bitsToFloat(floatToBits(dq) & ~3);
+  const bias = 12582912; // 1.5·2^23, the float whose bits are 0x4B400000
+
+  it('the rendered kernel presets the accumulators and removes the bias in one FFMA', () => {
+    const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true })));
+    expect(cu).toContain('constexpr int32_t kScoreBiasBits = 0x4B400000;');
+    expect(cu).toMatch(/sInt\[m\]\[n\]\[3\] = kScoreBiasBits;/);
+    expect(cu).toContain('fmaf(biasedScore(sInt[m][n][i]), dequant, -biasTimesDequant)');
+    expect(bitsToFloat(0x4b400000)).toBe(bias);
+  });
+
+  it('int32 sums of 0x4B400000 and |score| < 2^22 are the float bias + score, and order like the scores', () => {
+    let seed = 12345;
+    const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0), seed);
+    let previous = -Infinity;
+    for (const s of [-(2 ** 22) + 1, -2_064_512, -1, 0, 1, 2_064_512, 2 ** 22 - 1].concat(Array.from({ length: 1000 }, () => (next() % 2 ** 22) - 2 ** 21)).sort((a, b) => a - b)) {
+      const biased = bitsToFloat(0x4b400000 + s);
+      expect(biased - bias).toBe(s);
+      expect(biased).toBeGreaterThanOrEqual(previous);
+      previous = biased;
+    }
+  });
+
+  it('with the two low mantissa bits cleared, 1.5·2^23·dq is exact and fma(biased, dq, −that) is the rounded score·dq', () => {
+    let seed = 99;
+    const next = () => ((seed = (seed * 1664525 + 1013904223) >>> 0), seed / 2 ** 32);
+    for (let k = 0; k < 5000; ++k) {
+      const dq = scoreDequant(Math.fround(Math.exp((next() - 0.5) * 40)));
+      expect(Math.abs(dq - Math.fround(dq))).toBe(0);
+      const c = Math.fround(bias * dq);
+      expect(c).toBe(bias * dq); // exact: 24-bit mantissa with 2 low zeros times 3·2^22
+      const s = Math.round((next() - 0.5) * 2 ** 22);
+      const biased = bitsToFloat(0x4b400000 + s);
+      // FFMA rounds once: biased·dq − c is exact in float64 (48-bit product, same exponent range)
+      expect(Math.fround(biased * dq - c)).toBe(Math.fround(s * dq));
+    }
+  });
+});
