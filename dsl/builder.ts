@@ -49,7 +49,7 @@ export function defaultPv(arch: Arch): AttentionSpec['pv'] {
 /**
  * Default qk.foldDequant: on sm_90a the dequantization rides in the exp2 FFMA wherever the spec
  * allows it (16-bit P·V, one scale per row and tile) except for D=128 causal, where the measured
- * winner keeps it separate (results/bench/NOTES.md item 21). The other archs keep the separate
+ * winner keeps it separate (results/bench/NOTES.md item 22). The other archs keep the separate
  * dequantizing FFMA: the fold was measured only on the H100.
  */
 export function defaultFoldDequant(
