@@ -25,7 +25,7 @@ import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularit
  * on, with CTA_K 64 at D=64 and CTA_K 32 at D=128 (the 64-key S tile spills there beside the
  * 128 O accumulators).
  */
-export function defaultTiling(arch: Arch, headDim: 64 | 128, causal = false): Tiling {
+export function defaultTiling(arch: Arch, headDim: 64 | 128): Tiling {
   if (arch === 'sm_90a') {
     const ctaK = headDim === 128 ? 32 : 64;
     return { ctaQ: 128, ctaK, warpQ: 32, warps: 4, stages: 2, minBlocksPerSm: 1, overlapQk: false };
@@ -79,7 +79,7 @@ export function defaultSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
     causal: o.causal ?? false,
     dtype: o.dtype ?? 'fp16',
     layout: o.layout ?? 'HND',
-    tiling: defaultTiling(o.arch, o.headDim, o.causal ?? false),
+    tiling: defaultTiling(o.arch, o.headDim),
     qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant: defaultFoldDequant(o.arch, o.headDim, o.causal ?? false, 'per-warp', pv.instruction) },
     pv,
   };
@@ -90,13 +90,12 @@ export function defaultSpec(o: DefaultSpecOptions): AttentionSpec {
 }
 
 /**
- * Fields the caller leaves alone keep their defaults, computed in build() from the final arch, head
- * dim, causal flag, granularity and P·V form (so `.causal()` or `.pvFp8()` after the constructor
- * still get the tiles and qk.foldDequant measured for that combination).
+ * qk.foldDequant, when the caller leaves it alone, is computed in build() from the final causal
+ * flag, granularity and P·V form (so `.causal()` or `.pvFp8()` after the constructor still get the
+ * default measured for that combination).
  */
 export class AttentionSpecBuilder {
   private draft: AttentionSpecInput;
-  private tilingSet: Partial<Tiling> = {};
   private foldDequantSet: boolean | undefined;
 
   constructor(private readonly options: DefaultSpecOptions) {
@@ -124,7 +123,7 @@ export class AttentionSpecBuilder {
   }
 
   tiling(tiling: Partial<Tiling>): this {
-    this.tilingSet = { ...this.tilingSet, ...tiling };
+    this.draft.tiling = { ...this.draft.tiling, ...tiling };
     return this;
   }
 
@@ -159,11 +158,7 @@ export class AttentionSpecBuilder {
     const granularity = this.draft.qk?.granularity ?? 'per-warp';
     const foldDequant = this.foldDequantSet ?? defaultFoldDequant(arch, headDim, causal, granularity, this.draft.pv.instruction);
     return parseSpec(
-      structuredClone({
-        ...this.draft,
-        tiling: { ...defaultTiling(arch, headDim, causal), ...this.tilingSet },
-        qk: { ...this.draft.qk, foldDequant },
-      }),
+      structuredClone({ ...this.draft, qk: { ...this.draft.qk, foldDequant } }),
     );
   }
 }
