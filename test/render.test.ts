@@ -129,6 +129,19 @@ describe('other variants', () => {
     expectConstant(cu, 'bool', 'kPvFp8', false);
   });
 
+  it('16-bit P·V reads V in place only for full tiles of kHeadDim-apart rows; FP8 always quantizes V', () => {
+    const { cu: cu16 } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 })));
+    // The host decides per call; a ragged last tile or another row stride goes through the padded copy.
+    expect(cu16).toContain('const bool vInPlace = p.kvLen % kCtaK == 0 && c.vStrides.seq == kHeadDim;');
+    expect(cu16).toContain('p.vData = vInPlace ? static_cast<const uint8_t*>(c.v) : p.ws.v;');
+    expect(cu16).toContain('if (!vInPlace) quantizeVKernel<<<');
+    // The kernel's V rows stay a compile-time kHeadDim * 2 bytes apart (a runtime stride cost registers).
+    expect(cu16).toContain('copyTile<VTile>(smemBase + VTile::offset + stage * VTile::bytes, vSrc + firstKey * kHeadDim * 2, kHeadDim * 2);');
+    const { cu: cu8 } = render(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 })));
+    expect(cu8).toContain('const bool vInPlace = false;');
+    expect(cu8).not.toContain('p.vData');
+  });
+
   it('sm_80 bf16 renders the bf16 m16n8k16 and bf16 conversions', () => {
     const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 64, dtype: 'bf16' })));
     expect(cu).toContain(PV_BF16);
