@@ -51,8 +51,10 @@ typedef enum sagegen_status {
   SAGEGEN_STATUS_OVERLAP = 16               /* o's strides overlap its own rows, or o / lse / workspace share bytes with another buffer */
 } sagegen_status;
 
-/* The two phases of a forward: quantization (K mean, INT8 Q and K, FP8 V, written into the
- * workspace) and attention (reads the workspace, writes o and lse). */
+/* The two phases of a forward: quantization (K mean, INT8 Q and K, FP8 V or a padded 16-bit copy of
+ * V, written into the workspace) and attention (reads the workspace, writes o and lse). 16-bit V
+ * whose rows are head_dim elements apart, with kv_len a multiple of the variant's key tile, is not
+ * copied: attention reads it from v. */
 typedef enum sagegen_phase {
   SAGEGEN_PHASE_QUANTIZE = 1,
   SAGEGEN_PHASE_ATTENTION = 2,
