@@ -73,6 +73,14 @@ export interface KernelPlan {
     /** Scales per query tile of ctaQ rows, and per key tile of ctaK rows. */
     qGroupsPerTile: number;
     kGroupsPerTile: number;
+    /**
+     * Query rows one quantization block covers, and the scale groups among them: a warp's rows
+     * (warpQ) unless one scale spans the whole query tile (per-block). Small blocks keep more of them
+     * resident, and the ctaQ-row blocks read Q at 2.2 TB/s where the ctaK-row key blocks reach 3.0.
+     * The scales land in the same places either way.
+     */
+    qQuantRows: number;
+    qQuantGroups: number;
     threads: number;
     /** 8-element (16-byte) chunks per row of a 16-bit input tensor. */
     inputChunksPerRow: number;
@@ -80,6 +88,8 @@ export interface KernelPlan {
     rowsPerPass: number;
     /** Rows of K/V one statistics block reduces before writing a partial sum. */
     statsRows: number;
+    /** Rows each statistics thread has in flight at once (16-byte loads). */
+    statsLoads: number;
   };
   pv: {
     fp8: boolean;
@@ -115,16 +125,28 @@ export interface KernelPlan {
   overlapQk: boolean;
   /** cp.async groups: key tiles loaded ahead of the one being computed, and groups left pending by the waits. */
   pipeline: { prefetchTiles: number; prologueWaitPending: number; loopWaitPending: number };
+  /**
+   * Which block computes which query tile. Causal tiles differ in work (query tile i sees i + 1 key
+   * tiles of its own size), and blocks start in launch order, so causal kernels start the heavy
+   * tiles first, inside groups of heads sized to about `wavesPerHeadGroup` waves of blocks (the
+   * run time counts the wave from the SM count and the occupancy): the blocks of a group share
+   * their heads' K/V in L2, and the grid ends on short tiles instead of on one head's longest one.
+   */
+  schedule: { heaviestFirst: boolean; wavesPerHeadGroup: number };
 }
 
 const CHUNK = 16;
 const QUANT_THREADS = 128;
 const STATS_ROWS = 256;
+const STATS_LOADS = 8;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
 const REGISTER_OVERHEAD = 16;
 const Q_REGISTER_MARGIN = 48;
 // 16-bit P·V: O is rescaled only when a row maximum grows by more than 2^8 (P ≤ 256).
 const RESCALE_SLACK = 8;
+// Causal schedule: one wave per group left a 5% tail at 4K keys in a list-scheduling model, two
+// waves ≤ 0.4%, more waves no better and more heads' K/V in L2 at once (results/bench/NOTES.md, item 28).
+const WAVES_PER_HEAD_GROUP = 2;
 
 function smemTile(rows: number, rowBytes: number, stages: number, offset: number, threads: number): SmemTile {
   const chunksPerRow = rowBytes / CHUNK;
@@ -230,6 +252,9 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   // A thread's S columns are keys {8i+2t, 8i+2t+1}: per-thread K scales group key rows by t (4 groups).
   const kGroupsPerTile = granularity === 'per-thread' ? 4 : 1;
   const inputChunksPerRow = (D * 2) / CHUNK;
+  const rowsPerPass = QUANT_THREADS / inputChunksPerRow;
+  const qQuantRows = granularity === 'per-block' || t.warpQ % rowsPerPass !== 0 ? t.ctaQ : t.warpQ;
+  const qQuantGroups = (qGroupsPerTile * qQuantRows) / t.ctaQ;
 
   const pv = spec.pv;
   const pvPlan =
@@ -288,8 +313,11 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       kGroupsPerTile,
       threads: QUANT_THREADS,
       inputChunksPerRow,
-      rowsPerPass: QUANT_THREADS / inputChunksPerRow,
+      qQuantRows,
+      qQuantGroups,
+      rowsPerPass,
       statsRows: STATS_ROWS,
+      statsLoads: STATS_LOADS,
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
@@ -298,6 +326,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     registerBudget,
     overlapQk: t.overlapQk,
     pipeline: pipelineOf(t),
+    schedule: { heaviestFirst: spec.causal, wavesPerHeadGroup: WAVES_PER_HEAD_GROUP },
   };
 }
 

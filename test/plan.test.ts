@@ -172,6 +172,40 @@ describe('cp.async pipeline counts', () => {
   });
 });
 
+describe('query quantization blocks', () => {
+  // The scale of query row r of tile T sits at T·qGroupsPerTile + group(r); a quantization block of
+  // qQuantRows rows must therefore hold whole scale groups and write them at the same places.
+  const planOf = (granularity: AttentionSpec['qk']['granularity'], warpQ: number, warps: number, headDim: 64 | 128) => {
+    const input = defaultSpecInput({ arch: 'sm_89', headDim });
+    return planKernel(parseSpec({ ...input, qk: { ...input.qk, granularity }, tiling: { ...input.tiling, warpQ, warps, ctaQ: warpQ * warps } }));
+  };
+  it('per-warp and per-thread scales: one block per warp band of warpQ rows', () => {
+    for (const [granularity, groupsPerWarp] of [['per-warp', 1], ['per-thread', 8]] as const) {
+      for (const [warpQ, warps] of [[16, 8], [32, 4]]) {
+        const plan = planOf(granularity, warpQ, warps, 128);
+        expect(plan.quant.qQuantRows).toBe(warpQ);
+        expect(plan.quant.qQuantGroups).toBe(groupsPerWarp);
+        expect(plan.quant.qQuantGroups * plan.ctaQ).toBe(plan.quant.qGroupsPerTile * plan.quant.qQuantRows);
+        expect(plan.quant.qQuantRows % plan.quant.rowsPerPass).toBe(0);
+      }
+    }
+  });
+  it('per-block scales: one block per query tile', () => {
+    const plan = planOf('per-block', 32, 4, 64);
+    expect(plan.quant.qQuantRows).toBe(128);
+    expect(plan.quant.qQuantGroups).toBe(1);
+  });
+});
+
+describe('block schedule', () => {
+  it('causal kernels start the heaviest query tiles first, in head groups of two waves; others keep launch order', () => {
+    for (const causal of [false, true]) {
+      const plan = planKernel(parseSpec({ ...defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), causal }));
+      expect(plan.schedule).toEqual({ heaviestFirst: causal, wavesPerHeadGroup: 2 });
+    }
+  });
+});
+
 describe('resource refusals', () => {
   it('shared memory over the arch limit: sm_86, 4 stages, ctaK 256, D=128', () => {
     const spec = attention({ arch: 'sm_86', headDim: 128 }).tiling({ ctaK: 256, stages: 4 }).build();

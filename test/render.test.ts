@@ -142,6 +142,26 @@ describe('other variants', () => {
     expect(cu8).not.toContain('p.vData');
   });
 
+  it('causal kernels remap the launch order heaviest-first; the rest take blockIdx as is', () => {
+    const causal = render(parseSpec({ ...defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), causal: true })).cu;
+    const full = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).cu;
+    expectConstant(causal, 'bool', 'kHeaviestFirst', true);
+    expectConstant(full, 'bool', 'kHeaviestFirst', false);
+    expectConstant(causal, 'int', 'kWavesPerHeadGroup', 2);
+    for (const cu of [causal, full]) {
+      // The host sizes the head groups from the occupancy before the launch; the kernel maps through blockWork.
+      expect(cu).toContain('err = headGroupsOf(p);');
+      expect(cu).toContain('cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocksPerSm, attentionKernel, kThreads, kSmemBytes)');
+      expect(cu).toContain('const BlockWork work = blockWork(p);');
+    }
+  });
+
+  it('the query quantization blocks cover the plan\'s qQuantRows rows', () => {
+    const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 })));
+    expectConstant(cu, 'int', 'kQQuantRows', 32);
+    expect(cu).toContain('quantizeInt8Kernel<Operand::Query, kQQuantRows, kQQuantGroups><<<dim3(static_cast<unsigned>(p.ext.qoPad / kQQuantRows), Hq, B)');
+  });
+
   it('sm_80 bf16 renders the bf16 m16n8k16 and bf16 conversions', () => {
     const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 64, dtype: 'bf16' })));
     expect(cu).toContain(PV_BF16);

@@ -9,8 +9,9 @@ Times, for every shape of shapes.py (B=4, H=32, D 64/128, N 1K..32K, causal or n
     with SAGEGEN_PHASE_ATTENTION after one SAGEGEN_PHASE_QUANTIZE);
   - sagegen, whole: quantization kernels + attention, what a user's call costs;
   - torch.nn.functional.scaled_dot_product_attention with the FlashAttention-2 backend and with cuDNN.
-TOP/s = 4·B·H·N²·D / time (half for causal). Each timing: warm-up, then every launch timed with its
-own CUDA events, median reported; inputs rotate over enough sets that together exceed 4× the L2, so no
+TOP/s = 4·B·H·N²·D / time (half for causal). Each timing: warm-up (500 ms of back-to-back launches, so
+the clocks settle under that kernel's own power draw), then every launch timed with its own CUDA
+events, median reported, and the SM clock and power read right after; inputs rotate over enough sets that together exceed 4× the L2, so no
 launch runs from cache. Writes the raw JSON (streamed after every shape), then the Markdown table and
 SVG chart through report.py.
 """
@@ -38,9 +39,15 @@ from sagegen import Phase, _lib  # noqa: E402
 import shapes as shape_list  # noqa: E402
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-WARMUP_MS = 25.0
-REP_MS = 100.0
-MIN_REPS = 5
+# Warm-up: each kernel runs back to back for WARMUP_MS before it is timed. On the lent H100 both
+# sagegen's and torch's kernels run at the card's 700 W power cap, where the SM clock a kernel gets
+# depends on its own power draw (1830 MHz for sagegen's D=128 kernel, 1620 MHz for FlashAttention-2:
+# results/bench/experiments/clocks-*.json). A 25 ms warm-up left each kernel at the clock of the one
+# measured before it, so long launches read up to 8% low or high by their place in the order
+# (NOTES.md, item 29).
+WARMUP_MS = 500.0
+REP_MS = 300.0
+MIN_REPS = 10
 MAX_REPS = 200
 L2_MULTIPLE = 4
 
@@ -74,19 +81,23 @@ def commit():
         return "unknown"
 
 
+TIMING = {"warmup_ms": WARMUP_MS, "rep_ms": REP_MS, "min_reps": MIN_REPS}
+
+
 def time_launches(launches):
-    """Median and min milliseconds of one launch; `launches` are callables rotated in turn."""
+    """Median and min milliseconds of one launch, and the card's state right after the timed launches;
+    `launches` are callables rotated in turn."""
     i = 0
     start = time.perf_counter()
-    while True:  # warm-up: module load, JIT, allocator, clocks
+    while True:  # warm-up: module load, JIT, allocator, and the clocks settling under this kernel
         launches[i % len(launches)]()
         i += 1
         torch.cuda.synchronize()
-        if i >= 3 and (time.perf_counter() - start) * 1e3 >= WARMUP_MS:
+        if i >= 3 and (time.perf_counter() - start) * 1e3 >= TIMING["warmup_ms"]:
             break
     events = []
     spent = 0.0
-    while len(events) < MAX_REPS and (len(events) < MIN_REPS or spent < REP_MS):
+    while len(events) < MAX_REPS and (len(events) < TIMING["min_reps"] or spent < TIMING["rep_ms"]):
         begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         begin.record()
         launches[len(events) % len(launches)]()
@@ -95,7 +106,7 @@ def time_launches(launches):
         ms = begin.elapsed_time(end)
         events.append(ms)
         spent += ms
-    return statistics.median(events), min(events), len(events)
+    return statistics.median(events), min(events), len(events), gpu_state()
 
 
 def input_sets(shape):
@@ -109,11 +120,11 @@ def input_sets(shape):
 
 
 def result(kernel, library, mode, shape, timing=None, error=None):
-    median, low, reps = timing if timing else (None, None, 0)
+    median, low, reps, state = timing if timing else (None, None, 0, None)
     seconds = median / 1e3 if median else None
     return dict(kernel=kernel, library=library, mode=mode, **shape, median_ms=median, min_ms=low, reps=reps,
                 tops=shape_list.tops(shape["batch"], shape["heads"], shape["seq"], shape["head_dim"], shape["causal"], seconds),
-                error=error)
+                error=error, gpu_after=state)
 
 
 def bench_sagegen(label, lib_path, shape, sets):
@@ -167,7 +178,11 @@ def main():
     ap.add_argument("--seqs", default=None, help="override the sequence lengths, comma-separated")
     ap.add_argument("--causal", default="both", choices=["both", "true", "false"])
     ap.add_argument("--no-torch", action="store_true", help="skip torch's backends (never for reported results)")
+    ap.add_argument("--warmup-ms", type=float, default=WARMUP_MS, help="back-to-back launches before each timing (clocks settle)")
+    ap.add_argument("--rep-ms", type=float, default=REP_MS, help="time budget of the timed launches")
+    ap.add_argument("--min-reps", type=int, default=MIN_REPS, help="timed launches at least")
     opts = ap.parse_args()
+    TIMING.update(warmup_ms=opts.warmup_ms, rep_ms=opts.rep_ms, min_reps=opts.min_reps)
 
     libs = dict(library_info(t) for t in opts.lib)
     todo = shape_list.shapes(quick=opts.quick, head_dims=tuple(int(x) for x in opts.head_dims.split(",")),
@@ -188,8 +203,10 @@ def main():
         "commit": commit(),
         "command": [os.path.basename(sys.executable)] + sys.argv,
         "clocks_before": gpu_state(),
-        "timing": {"method": "CUDA events around each launch, median; warm-up first; inputs rotated over sets > 4x L2",
-                   "warmup_ms": WARMUP_MS, "rep_ms": REP_MS, "min_reps": MIN_REPS},
+        "timing": {"method": "CUDA events around each launch, median; warm-up first (back to back, so the clocks settle "
+                             "under the kernel timed); inputs rotated over sets > 4x L2; gpu_after: nvidia-smi right after "
+                             "each timing",
+                   **TIMING},
         "libraries": libs,
         "results": [],
     }

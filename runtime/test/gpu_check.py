@@ -210,6 +210,16 @@ def misc_cases():
     ]
 
 
+def schedule_cases():
+    """Causal grids large enough for several head groups of the heaviest-first block order (blockWork):
+    4·13 heads × 32 query tiles = 1664 blocks, 3 groups of 18/17/17 heads on a 132-SM H100 at 2 blocks
+    per SM, so the uneven-group arithmetic runs; a block mapped twice or never leaves poisoned rows."""
+    return [
+        Case("gaussian", 4, 13, 13, 4000, 4000, 128, causal=True),
+        Case("gaussian", 4, 13, 13, 4000, 4000, 64, dtype="bf16", layout="NHD", causal=True),
+    ]
+
+
 def quick_cases():
     return [
         Case("gaussian", 2, 8, 8, 1000, 1000, 128, alloc_path=True),
@@ -227,6 +237,7 @@ def quick_cases():
 def build_cases(quick, base_seed):
     groups = [quick_cases] if quick else [
         core_cases, dtype_layout_cases, distribution_cases, length_pair_cases, gqa_cases, stride_cases, misc_cases,
+        schedule_cases,
     ]
     cases = [c for g in groups for c in g()]
     seen = {}
