@@ -238,6 +238,15 @@ export async function linkLibraries(nvcc: Nvcc, objects: string[], libDir: strin
   return { shared, archive };
 }
 
+/**
+ * A standalone GPU check program for an arch-specific target (runtime/test/wgmma_probe.cu for
+ * sm_90a): compiled here, carried to the GPU machine, run there. Returns ptxas's report.
+ */
+export async function compileProbe(nvcc: Nvcc, source: string, output: string, gencode: { arch: string; code: string }): Promise<PtxasEntry[]> {
+  const { stderr } = await runNvcc(nvcc, [source, '-o', output, '-std=c++17', '-O2', '-Xptxas', '-v', `-gencode=arch=${gencode.arch},code=${gencode.code}`], source);
+  return parsePtxas(stderr);
+}
+
 /** Where this nvcc's CUDA headers and libraries are (its own `--dryrun` report, so a wrapper script or a symlinked nvcc is resolved as nvcc resolves itself). */
 export async function cudaToolkitDirs(nvcc: Nvcc): Promise<{ includeDir: string; libDir: string }> {
   const { stderr } = await runNvcc(nvcc, ['--dryrun', '-o', 'a.out', 'x.cu'], 'nvcc --dryrun (toolkit directories)');
