@@ -15,6 +15,7 @@ import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PROBE = path.join(ROOT, 'runtime', 'test', 'wgmma_probe.cu');
 const RESULT = path.join(ROOT, 'results', 'gpu', 'wgmma-probe-h100.json');
+const PROTO = path.join(ROOT, 'runtime', 'test', 'wgmma_attention_proto.cu');
 
 describeNvcc('wgmma probe (sm_90a)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sagegen-wgmma-probe-'));
@@ -28,6 +29,15 @@ describeNvcc('wgmma probe (sm_90a)', () => {
     expect(kernels.some((k) => k.includes('probeTmaS8'))).toBe(true);
     for (const e of ptxas) expect(e.spillStoreBytes, e.kernel).toBe(0);
   }, 120_000);
+
+  it('the wgmma attention prototype compiles in its three schedules without spills', async () => {
+    for (const schedule of ['PROTO_SERIAL', 'PROTO_DEFAULT', 'PROTO_PINGPONG']) {
+      const ptxas = await compileProbe(requireNvcc(), PROTO, path.join(dir, `proto-${schedule}`), { arch: 'compute_90a', code: 'sm_90a' }, [`-D${schedule}`]);
+      const attention = ptxas.filter((e) => e.kernel.includes('attention'));
+      expect(attention.length, schedule).toBe(1);
+      expect(attention[0]!.spillStoreBytes, schedule).toBe(0);
+    }
+  }, 300_000);
 });
 
 it('the committed H100 probe result names its device and commit and passed every check', () => {

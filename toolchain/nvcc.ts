@@ -242,8 +242,8 @@ export async function linkLibraries(nvcc: Nvcc, objects: string[], libDir: strin
  * A standalone GPU check program for an arch-specific target (runtime/test/wgmma_probe.cu for
  * sm_90a): compiled here, carried to the GPU machine, run there. Returns ptxas's report.
  */
-export async function compileProbe(nvcc: Nvcc, source: string, output: string, gencode: { arch: string; code: string }): Promise<PtxasEntry[]> {
-  const { stderr } = await runNvcc(nvcc, [source, '-o', output, '-std=c++17', '-O2', '-Xptxas', '-v', `-gencode=arch=${gencode.arch},code=${gencode.code}`], source);
+export async function compileProbe(nvcc: Nvcc, source: string, output: string, gencode: { arch: string; code: string }, defines: string[] = []): Promise<PtxasEntry[]> {
+  const { stderr } = await runNvcc(nvcc, [source, '-o', output, '-std=c++17', '-O3', '-Xptxas', '-v', `-gencode=arch=${gencode.arch},code=${gencode.code}`, ...defines], source);
   return parsePtxas(stderr);
 }
 
