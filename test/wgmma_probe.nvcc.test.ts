@@ -30,8 +30,8 @@ describeNvcc('wgmma probe (sm_90a)', () => {
     for (const e of ptxas) expect(e.spillStoreBytes, e.kernel).toBe(0);
   }, 120_000);
 
-  it('the wgmma attention prototype compiles in its three schedules without spills', async () => {
-    for (const schedule of ['PROTO_SERIAL', 'PROTO_DEFAULT', 'PROTO_PINGPONG']) {
+  it('the wgmma attention prototype compiles in its five schedules without spills', async () => {
+    for (const schedule of ['PROTO_SERIAL', 'PROTO_DEFAULT', 'PROTO_PINGPONG', 'PROTO_HALFEXP', 'PROTO_DEEP']) {
       const ptxas = await compileProbe(requireNvcc(), PROTO, path.join(dir, `proto-${schedule}`), { arch: 'compute_90a', code: 'sm_90a' }, [`-D${schedule}`]);
       const attention = ptxas.filter((e) => e.kernel.includes('attention'));
       expect(attention.length, schedule).toBe(1);
