@@ -46,6 +46,20 @@ export const INSTRUCTIONS = {
     minCuda: [11, 0],
     minArch: 'sm_80',
   },
+  /** Warpgroup INT8 Q·Kᵀ, both operands in shared memory (Hopper, arch-specific sm_90a). */
+  'wgmma.m64n128k32.s8.s32': {
+    ptx: 'wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8',
+    minPtxIsa: [8, 0],
+    minCuda: [12, 0],
+    minArch: 'sm_90a',
+  },
+  /** Warpgroup FP8 P·V, P from registers, Vᵀ in shared memory, f32 accumulator. */
+  'wgmma.m64n128k32.e4m3.f32': {
+    ptx: 'wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3',
+    minPtxIsa: [8, 0],
+    minCuda: [12, 0],
+    minArch: 'sm_90a',
+  },
 } as const satisfies Record<string, InstructionInfo>;
 
 export interface InstructionInfo {
@@ -78,6 +92,7 @@ export interface ArchCapability {
 const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
 const INT8: InstructionName[] = ['mma.m16n8k32.s8.s32'];
 const FP8: InstructionName[] = ['mma.m16n8k32.e4m3.f32', 'mma.m16n8k32.e4m3.f16'];
+const WGMMA: InstructionName[] = ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32'];
 
 export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_80: {
@@ -114,7 +129,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     computeCapability: 90,
     maxSharedMemoryPerBlock: 227 * 1024,
     maxRegistersPerThread: 255,
-    native: [...INT8, ...SIXTEEN_BIT],
+    native: [...INT8, ...SIXTEEN_BIT, ...WGMMA],
     // Hopper accepts FP8 mma.sync but lowers it to F2FP unpack + fp16 HMMA (measured, hardware.md).
     emulated: [...FP8],
     gencodeArch: 'compute_90a',

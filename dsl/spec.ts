@@ -69,7 +69,19 @@ export const PvHalfSchema = z
   })
   .strict();
 
-export const PvSchema = z.discriminatedUnion('instruction', [PvFp8Schema, PvHalfSchema]);
+export const PvWgmmaSchema = z
+  .object({
+    instruction: z.literal('wgmma.e4m3').describe('FP8 P·V on wgmma (mma "wgmma"): P from registers, Vᵀ from shared memory, f32 accumulator'),
+    pRange: z.number().positive().describe('P is scaled to (0, pRange] before FP8 quantization'),
+    vRange: z.number().positive().describe('V is scaled per channel to [-vRange, vRange] before FP8 quantization'),
+  })
+  .strict();
+
+export const PvSchema = z.discriminatedUnion('instruction', [PvFp8Schema, PvHalfSchema, PvWgmmaSchema]);
+
+export const MMAS = ['mma.sync', 'wgmma'] as const;
+/** wgmma variants of this version: the one tile shape measured (results/wgmma/README.md). */
+export const WGMMA_TILE = { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8, minBlocksPerSm: 1 } as const;
 
 export const AttentionSpecSchema = z
   .object({
@@ -80,6 +92,10 @@ export const AttentionSpecSchema = z
       .optional()
       .describe('variant name; derived from the fields when absent'),
     arch: z.enum(ARCHS),
+    mma: z
+      .enum(MMAS)
+      .optional()
+      .describe('tensor-core instruction family: warp-level "mma.sync" (every arch; the default when absent) or warpgroup "wgmma" with TMA loads (sm_90a)'),
     headDim: z.literal([64, 128]),
     causal: z.boolean(),
     dtype: z.enum(['fp16', 'bf16']).describe('input and output element type'),
@@ -125,11 +141,37 @@ function formatValue(value: unknown): string {
 
 /** The instructions a spec's mma steps lower to. */
 export function instructionsOf(spec: AttentionSpec): InstructionName[] {
+  if (spec.mma === 'wgmma') return ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32'];
   const qk: InstructionName = 'mma.m16n8k32.s8.s32';
   if (spec.pv.instruction === 'm16n8k16') {
     return [qk, spec.dtype === 'bf16' ? 'mma.m16n8k16.bf16.f32' : 'mma.m16n8k16.f16.f32'];
   }
+  if (spec.pv.instruction === 'wgmma.e4m3') return [qk, 'mma.m16n8k32.e4m3.f32'];  // refused by wgmmaIssues
   return [qk, spec.pv.accumulator === 'f16' ? 'mma.m16n8k32.e4m3.f16' : 'mma.m16n8k32.e4m3.f32'];
+}
+
+/**
+ * The wgmma rules: sm_90a only; the tile shape of WGMMA_TILE (two consumer warpgroups of 64 query
+ * rows, 128-key tiles, one 16-row INT8 scale band per warp); at least three K/V stages, because the
+ * next tile's Q·Kᵀ is issued before this tile's softmax (overlapQk); D = 128.
+ */
+function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, rule: string) => void): void {
+  const { tiling, pv, qk } = spec;
+  if (spec.mma !== 'wgmma') {
+    if (pv.instruction === 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'needs mma "wgmma" (with mma "mma.sync" use "m16n8k32.e4m3" or "m16n8k16")');
+    return;
+  }
+  if (spec.arch !== 'sm_90a') add('mma', spec.mma, `wgmma exists only on sm_90a (arch is ${spec.arch}); use mma "mma.sync"`);
+  if (spec.headDim !== 128) add('headDim', spec.headDim, 'mma "wgmma" supports headDim 128 in this version');
+  if (pv.instruction !== 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'mma "wgmma" needs pv.instruction "wgmma.e4m3"');
+  for (const [key, value] of Object.entries(WGMMA_TILE)) {
+    const actual = tiling[key as keyof typeof WGMMA_TILE];
+    if (actual !== value) add(`tiling.${key}`, actual, `must be ${value} with mma "wgmma" (two consumer warpgroups of 64 rows, 128-key tiles)`);
+  }
+  if (tiling.stages < 3) add('tiling.stages', tiling.stages, 'must be at least 3 with mma "wgmma" (a tile in P·V, the next in Q·Kᵀ, one loading)');
+  if (!tiling.overlapQk) add('tiling.overlapQk', false, 'must be true with mma "wgmma" (its schedule issues the next Q·Kᵀ before the softmax)');
+  if (qk.granularity !== 'per-warp') add('qk.granularity', qk.granularity, 'must be "per-warp" with mma "wgmma" (one scale per 16-row band a warp owns)');
+  if (qk.foldDequant) add('qk.foldDequant', true, 'is not available with mma "wgmma"');
 }
 
 /**
@@ -161,6 +203,8 @@ export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
     }
   }
   if (tiling.warpQ > 64) add('tiling.warpQ', tiling.warpQ, 'must be at most 64 (accumulators would not fit in registers)');
+  wgmmaIssues(spec, add);
+  if (issues.length && spec.mma === 'wgmma') return issues;
 
   for (const instruction of instructionsOf(spec)) {
     if (!archSupports(spec.arch, instruction)) {
@@ -172,6 +216,10 @@ export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
     }
   }
 
+  if (pv.instruction === 'wgmma.e4m3') {
+    if (pv.pRange > E4M3_MAX) add('pv.pRange', pv.pRange, `must be at most ${E4M3_MAX} (largest finite e4m3)`);
+    if (pv.vRange > E4M3_MAX) add('pv.vRange', pv.vRange, `must be at most ${E4M3_MAX} (largest finite e4m3)`);
+  }
   if (pv.instruction === 'm16n8k32.e4m3') {
     if (pv.flushKeys % 32 !== 0) add('pv.flushKeys', pv.flushKeys, 'must be a multiple of 32 (keys per FP8 mma)');
     else if (tiling.ctaK % pv.flushKeys !== 0) {
@@ -236,13 +284,16 @@ export function variantName(spec: AttentionSpec): string {
   const pv =
     spec.pv.instruction === 'm16n8k16'
       ? 'pv16'
-      : `pv8${spec.pv.accumulator}f${spec.pv.flushKeys}p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`;
+      : spec.pv.instruction === 'wgmma.e4m3'
+        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`
+        : `pv8${spec.pv.accumulator}f${spec.pv.flushKeys}p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`;
   return [
     'sage',
     spec.arch.replace('_', ''),
     `d${spec.headDim}`,
     spec.dtype,
     spec.causal ? 'causal' : 'full',
+    ...(spec.mma === 'wgmma' ? ['wgmma'] : []),
     `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}`,
     `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}${spec.qk.foldDequant ? 'f' : ''}`,
     pv,

@@ -133,6 +133,44 @@ export interface KernelPlan {
    * their heads' K/V in L2, and the grid ends on short tiles instead of on one head's longest one.
    */
   schedule: { heaviestFirst: boolean; wavesPerHeadGroup: number };
+  /** mma "wgmma" only (null otherwise): the warpgroup kernel's roles, register split and barriers. */
+  wgmma: WgmmaPlan | null;
+}
+
+/**
+ * The wgmma kernel (sm_90a): one producer warpgroup issues TMA loads of K and Vᵀ tiles into a ring of
+ * `stages` shared-memory stages (full/empty mbarriers), and `consumers` warpgroups of 64 query rows
+ * each run Q·Kᵀ (m64n{ctaK}k32 INT8, both operands in shared memory) and P·V (m64n{D}k32 e4m3, P
+ * from registers) with the next tile's Q·Kᵀ in flight during this tile's softmax. Every operand tile
+ * is K-major with 128-byte rows in the 128-byte swizzle that TMA writes (results/wgmma/README.md).
+ */
+export interface WgmmaPlan {
+  consumers: number;
+  /** setmaxnreg of the producer and of the consumer warpgroups (their sum over 384 threads ≤ 64K). */
+  producerRegisters: number;
+  consumerRegisters: number;
+  /** k32 steps of Q·Kᵀ (D / 32) and of P·V (ctaK / 32); accumulator registers per thread of each. */
+  qkKSteps: number;
+  pvKSteps: number;
+  qkAccumulators: number;
+  pvAccumulators: number;
+  /**
+   * Operand numbers of the two wgmma inline-asm statements: the accumulator registers %0.., then
+   * the A operand(s), the B descriptor and the accumulate flag.
+   */
+  qkRegisters: number[];
+  qkOperandA: number;
+  qkOperandB: number;
+  qkOperandScale: number;
+  pvRegisters: number[];
+  pvOperandsA: number[];
+  pvOperandB: number;
+  pvOperandScale: number;
+  /** Bytes TMA brings per stage (K tile + Vᵀ tile), and where the mbarriers sit. */
+  stageTxBytes: number;
+  barrierOffset: number;
+  /** Dynamic shared memory requested: the tiles, the barriers, and 1 KiB to align the base to 1024. */
+  smemBytes: number;
 }
 
 const CHUNK = 16;
@@ -147,6 +185,10 @@ const RESCALE_SLACK = 8;
 // Causal schedule: one wave per group left a 5% tail at 4K keys in a list-scheduling model, two
 // waves ≤ 0.4%, more waves no better and more heads' K/V in L2 at once (results/bench/NOTES.md, item 28).
 const WAVES_PER_HEAD_GROUP = 2;
+// wgmma: the register split of the measured prototype (results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K.
+const WGMMA_PRODUCER_REGISTERS = 24;
+const WGMMA_CONSUMER_REGISTERS = 240;
+const WARPGROUP = 128;
 
 function smemTile(rows: number, rowBytes: number, stages: number, offset: number, threads: number): SmemTile {
   const chunksPerRow = rowBytes / CHUNK;
@@ -185,8 +227,10 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const cap = CAPABILITIES[spec.arch];
   const t = spec.tiling;
   const D = spec.headDim;
-  const threads = t.warps * 32;
-  const fp8 = spec.pv.instruction === 'm16n8k32.e4m3';
+  const wgmma = spec.mma === 'wgmma';
+  // wgmma: the spec's warps are the consumer warps; a producer warpgroup comes on top.
+  const threads = t.warps * 32 + (wgmma ? WARPGROUP : 0);
+  const fp8 = spec.pv.instruction !== 'm16n8k16';
   const mTiles = t.warpQ / 16;
   const qkNTiles = t.ctaK / 8;
   const qkKSteps = D / 32;
@@ -198,10 +242,12 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   // otherwise re-read them from shared memory (ldmatrix) every key tile.
   const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true, t.overlapQk);
   // Registers per thread the launch bounds leave: the register file (64K) shared by minBlocksPerSm blocks.
-  const registerBudget = Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
+  const registerBudget = wgmma
+    ? WGMMA_CONSUMER_REGISTERS
+    : Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
   // ptxas needs about 50 registers beyond the accumulator count (measured: 181 for an estimate of 128
   // at WARP_Q 16, D 128); Q stays in registers only when that margin is left, else it spills.
-  const qFragmentsInRegisters = withQ.total + Q_REGISTER_MARGIN <= registerBudget;
+  const qFragmentsInRegisters = !wgmma && withQ.total + Q_REGISTER_MARGIN <= registerBudget;
   const registers = qFragmentsInRegisters ? withQ : registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, false, t.overlapQk);
 
   const q = smemTile(t.ctaQ, D, 1, 0, threads);
@@ -210,7 +256,9 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const v = fp8
     ? smemTile(D, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
     : smemTile(t.ctaK, D * 2, t.stages, k.offset + k.bytes * t.stages, threads);
-  const totalBytes = v.offset + v.bytes * t.stages;
+  const barrierOffset = v.offset + v.bytes * t.stages;
+  // wgmma: full and empty barriers per stage and one for Q, 8 bytes each, then 1 KiB of alignment slack.
+  const totalBytes = wgmma ? barrierOffset + 8 * (2 * t.stages + 1) + 1024 : barrierOffset;
 
   const issues: SpecIssue[] = [];
   if (totalBytes > cap.maxSharedMemoryPerBlock) {
@@ -258,7 +306,10 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
 
   const pv = spec.pv;
   const pvPlan =
-    pv.instruction === 'm16n8k32.e4m3'
+    pv.instruction === 'wgmma.e4m3'
+      ? // f32 accumulation in the wgmma itself: one "flush" per key tile.
+        { fp8: true, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 32, flushesPerTile: 1, pRange: pv.pRange, log2PRange: Math.log2(pv.pRange), vRange: pv.vRange, rescaleSlack: 0, dequantInExp2: false }
+      : pv.instruction === 'm16n8k32.e4m3'
       ? {
           fp8: true,
           f16Accumulator: pv.accumulator === 'f16',
@@ -327,6 +378,36 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     overlapQk: t.overlapQk,
     pipeline: pipelineOf(t),
     schedule: { heaviestFirst: spec.causal, wavesPerHeadGroup: WAVES_PER_HEAD_GROUP },
+    wgmma: wgmma
+      ? {
+          consumers: t.warps / 4,
+          producerRegisters: WGMMA_PRODUCER_REGISTERS,
+          consumerRegisters: WGMMA_CONSUMER_REGISTERS,
+          qkKSteps: D / 32,
+          pvKSteps: t.ctaK / 32,
+          qkAccumulators: (64 * t.ctaK) / WARPGROUP,
+          pvAccumulators: (64 * D) / WARPGROUP,
+          ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP),
+          stageTxBytes: k.bytes + v.bytes,
+          barrierOffset,
+          smemBytes: totalBytes,
+        }
+      : null,
+  };
+}
+
+/** wgmma inline-asm operand numbering: accumulators first, then the inputs in the order the asm lists them. */
+function asmOperands(qkAccumulators: number, pvAccumulators: number) {
+  const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+  return {
+    qkRegisters: range(qkAccumulators),
+    qkOperandA: qkAccumulators,
+    qkOperandB: qkAccumulators + 1,
+    qkOperandScale: qkAccumulators + 2,
+    pvRegisters: range(pvAccumulators),
+    pvOperandsA: range(4, pvAccumulators),
+    pvOperandB: pvAccumulators + 4,
+    pvOperandScale: pvAccumulators + 5,
   };
 }
 

@@ -3,7 +3,7 @@
  * registered here are comparisons, never arithmetic.
  */
 import Handlebars from 'handlebars';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KernelPlan } from '../plan/plan.js';
 import { packageVersion, projectRoot } from '../build/paths.js';
@@ -15,9 +15,21 @@ hb.registerHelper('cfloat', (n: number) => `${Number.isInteger(n) ? n.toFixed(1)
 
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
+// templates/partials/<name>.cu.hbs, used in the templates as {{> name}}.
+let partialsRegistered = false;
+function registerPartials(): void {
+  if (partialsRegistered) return;
+  const dir = path.join(projectRoot(), 'templates', 'partials');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.hbs'))) {
+    hb.registerPartial(file.replace(/\.cu\.hbs$|\.hbs$/, ''), readFileSync(path.join(dir, file), 'utf8'));
+  }
+  partialsRegistered = true;
+}
+
 function template(name: string): HandlebarsTemplateDelegate {
   let t = cache.get(name);
   if (!t) {
+    registerPartials();
     const file = path.join(projectRoot(), 'templates', name);
     t = hb.compile(readFileSync(file, 'utf8'), { noEscape: true, strict: true });
     cache.set(name, t);

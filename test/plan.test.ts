@@ -281,3 +281,48 @@ describe('resource refusals', () => {
     expect(() => planKernel(attention({ arch: 'sm_89', headDim: 128 }).tiling({ ctaQ: 32, warpQ: 16, warps: 2 }).build())).not.toThrow();
   });
 });
+
+describe('wgmma plan', () => {
+  const spec = parseSpec({
+    arch: 'sm_90a', mma: 'wgmma', headDim: 128, causal: true, dtype: 'bf16', layout: 'HND',
+    tiling: { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8, stages: 3, minBlocksPerSm: 1, overlapQk: true },
+    qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+    pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
+  });
+  it('one producer and two consumer warpgroups, their register split within the register file', () => {
+    const plan = planKernel(spec);
+    const w = plan.wgmma!;
+    expect(plan.threads).toBe(3 * 128);
+    expect(w.consumers).toBe(2);
+    expect(128 * w.producerRegisters + 2 * 128 * w.consumerRegisters).toBeLessThanOrEqual(65536);
+    // m64nNk32: 64 rows × N columns over 128 threads; k32 steps over D channels and ctaK keys.
+    expect(w.qkAccumulators).toBe((64 * 128) / 128);
+    expect(w.pvAccumulators).toBe((64 * 128) / 128);
+    expect([w.qkKSteps, w.pvKSteps]).toEqual([128 / 32, 128 / 32]);
+    expect(w.qkRegisters).toEqual([...Array(64).keys()]);
+    expect([w.qkOperandA, w.qkOperandB, w.qkOperandScale]).toEqual([64, 65, 66]);
+    expect(w.pvOperandsA).toEqual([64, 65, 66, 67]);
+    expect([w.pvOperandB, w.pvOperandScale]).toEqual([68, 69]);
+  });
+  it('shared memory: Q, then 3 stages of K (INT8 [ctaK][D]) and Vᵀ (FP8 [D][ctaK]), the barriers, 1 KiB of alignment slack', () => {
+    const plan = planKernel(spec);
+    const tile = 128 * 128;
+    expect(plan.smem.q.offset).toBe(0);
+    expect(plan.smem.k.offset).toBe(tile);
+    expect(plan.smem.v.offset).toBe(tile + 3 * tile);
+    expect(plan.wgmma!.barrierOffset).toBe(tile + 6 * tile);
+    expect(plan.wgmma!.stageTxBytes).toBe(2 * tile);
+    expect(plan.smem.totalBytes).toBe(7 * tile + 8 * 7 + 1024);
+    expect(plan.smem.totalBytes).toBeLessThanOrEqual(227 * KiB);
+  });
+  it('the INT8 query scales fall on the 16-row bands a wgmma warp owns', () => {
+    const plan = planKernel(spec);
+    expect(plan.quant.qGroupsPerTile).toBe(8);
+    expect(plan.quant.qQuantRows).toBe(16);
+    expect(plan.ptx.qk).toBe('wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8');
+    expect(plan.ptx.pv).toBe('wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3');
+  });
+  it('mma.sync plans carry no wgmma part', () => {
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).wgmma).toBeNull();
+  });
+});

@@ -162,6 +162,28 @@ describe('other variants', () => {
     expect(cu).toContain('quantizeInt8Kernel<Operand::Query, kQQuantRows, kQQuantGroups><<<dim3(static_cast<unsigned>(p.ext.qoPad / kQQuantRows), Hq, B)');
   });
 
+  it('a wgmma variant renders the warpgroup kernel (TMA, mbarriers, setmaxnreg, both wgmma forms) and not the mma.sync one', () => {
+    const { cu } = render(parseSpec({
+      arch: 'sm_90a', mma: 'wgmma', headDim: 128, causal: true, dtype: 'fp16', layout: 'HND',
+      tiling: { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8, stages: 3, minBlocksPerSm: 1, overlapQk: true },
+      qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+      pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
+    }));
+    expect(cu).toContain('"wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "\n      "{%0,%1,');
+    expect(cu).toContain('"wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 "\n      "{%0,%1,');
+    expect(cu).toContain('cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes');
+    expect(cu).toContain('setmaxnreg.inc.sync.aligned.u32');
+    expect(cu).toContain('CU_TENSOR_MAP_SWIZZLE_128B');
+    expect(cu).toContain('attentionKernel<<<dim3(static_cast<unsigned>(p.ext.qTiles), Hq, B), kThreads, kSmemBytes, stream>>>(maps, p);');
+    expectConstant(cu, 'int', 'kConsumers', 2);
+    expect(cu).not.toContain('mma.sync.aligned');
+    expect(cu).not.toMatch(/void mmaS8\(|void mmaPv\(/);
+    // mma.sync variants render neither TMA nor wgmma.
+    const sync = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).cu;
+    expect(sync).not.toContain('wgmma');
+    expect(sync).not.toContain('cp.async.bulk.tensor');
+  });
+
   it('sm_80 bf16 renders the bf16 m16n8k16 and bf16 conversions', () => {
     const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 64, dtype: 'bf16' })));
     expect(cu).toContain(PV_BF16);

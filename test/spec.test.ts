@@ -479,3 +479,46 @@ describe('JSON Schema', () => {
     );
   });
 });
+
+describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
+  const wgmma = (): AttentionSpecInput => ({
+    arch: 'sm_90a',
+    mma: 'wgmma',
+    headDim: 128,
+    causal: false,
+    dtype: 'fp16',
+    layout: 'HND',
+    tiling: { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8, stages: 3, minBlocksPerSm: 1, overlapQk: true },
+    qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+    pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
+  });
+  it('accepts the measured shape and names the variant after it', () => {
+    const spec = parseSpec(wgmma());
+    expect(spec.mma).toBe('wgmma');
+    expect(variantName(spec)).toBe('sage_sm90a_d128_fp16_full_wgmma_q128k128w16x8s3b1o_qkpwsm_pvwg8p448v448');
+  });
+  it('a spec without mma stays mma.sync and keeps its name', () => {
+    const spec = parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }));
+    expect(spec.mma).toBeUndefined();
+    expect(variantName(spec)).not.toContain('wgmma');
+  });
+  it('is refused on other archs, naming mma and the reason', () => {
+    for (const arch of ['sm_80', 'sm_89', 'sm_120'] as const) {
+      expectIssue(refusal(edited(wgmma(), (s) => (s.arch = arch))), 'mma', 'wgmma', new RegExp(`only on sm_90a \\(arch is ${arch}\\)`));
+    }
+  });
+  it('is refused at headDim 64 in this version', () => {
+    expectIssue(refusal(edited(wgmma(), (s) => (s.headDim = 64))), 'headDim', 64, /headDim 128/);
+  });
+  it('needs its own P·V instruction, and that instruction needs mma "wgmma"', () => {
+    expectIssue(refusal(edited(wgmma(), (s) => (s.pv = { instruction: 'm16n8k16' }))), 'pv.instruction', 'm16n8k16', /wgmma\.e4m3/);
+    expectIssue(refusal(edited(wgmma(), (s) => delete s.mma)), 'pv.instruction', 'wgmma.e4m3', /needs mma "wgmma"/);
+  });
+  it('refuses other tile shapes, fewer than 3 stages, no overlap, and other scale granularities', () => {
+    expectIssue(refusal(edited(wgmma(), (s) => (s.tiling.ctaK = 64))), 'tiling.ctaK', 64, /must be 128/);
+    expectIssue(refusal(edited(wgmma(), (s) => (s.tiling.stages = 2))), 'tiling.stages', 2, /at least 3/);
+    expectIssue(refusal(edited(wgmma(), (s) => (s.tiling.overlapQk = false))), 'tiling.overlapQk', false, /must be true/);
+    expectIssue(refusal(edited(wgmma(), (s) => (s.qk.granularity = 'per-thread'))), 'qk.granularity', 'per-thread', /per-warp/);
+    expectIssue(refusal(edited(wgmma(), (s) => (s.pv.pRange = 500))), 'pv.pRange', 500, /448/);
+  });
+});
