@@ -9,7 +9,7 @@ import { cp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHS, type Arch } from '../dsl/capabilities.js';
 import { defaultSpecInput } from '../dsl/builder.js';
-import { formatIssue, GRANULARITIES, parseSpec, SpecError, type AttentionSpec, type Tiling } from '../dsl/spec.js';
+import { formatIssue, GRANULARITIES, MMAS, parseSpec, SpecError, type AttentionSpec, type Tiling } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
 import { checkInstallPrefix, install, InstallError } from '../build/install.js';
@@ -107,6 +107,7 @@ async function readSpecFile(file: string): Promise<AttentionSpec[]> {
 interface SpecFlags {
   arch?: unknown;
   headdim?: unknown;
+  mma?: unknown;
   causal?: unknown;
   dtype?: unknown;
   layout?: string;
@@ -121,11 +122,12 @@ async function specsFromFlags(argv: SpecFlags): Promise<AttentionSpec[]> {
   const causals = causal.includes('both') ? [false, true] : causal.map((c) => c === 'true');
   const dtypes = parseChoice('dtype', argv.dtype ?? 'fp16,bf16', ['fp16', 'bf16'] as const);
   const layout = parseChoice('layout', argv.layout ?? 'HND', ['HND', 'NHD'] as const)[0]!;
+  const mma = parseChoice('mma', argv.mma ?? 'mma.sync', MMAS)[0]!;
   const specs: AttentionSpec[] = [];
   for (const arch of parseArchs(argv.arch))
     for (const headDim of parseHeadDims(argv.headdim))
       for (const dtype of dtypes)
-        for (const c of causals) specs.push(parseSpec(defaultSpecInput({ arch, headDim, dtype, causal: c, layout })));
+        for (const c of causals) specs.push(parseSpec(defaultSpecInput({ arch, headDim, dtype, causal: c, layout, mma })));
   return specs;
 }
 
@@ -141,6 +143,7 @@ const specOptions = {
   causal: { type: 'string', describe: 'true, false or both (default both)' },
   dtype: { type: 'string', describe: 'fp16, bf16 or both comma-separated (default both)' },
   layout: { type: 'string', describe: 'HND or NHD: the layout the variants are tuned for (any strides work at run time)' },
+  mma: { type: 'string', describe: 'mma.sync (default) or wgmma (sm_90a warpgroup kernels, D=128; see results/wgmma/README.md)' },
   spec: { type: 'array', string: true, describe: 'spec JSON file(s) (one spec or an array); replaces the flags above' },
 } as const;
 

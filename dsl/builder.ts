@@ -12,7 +12,7 @@
  */
 import type { Arch } from './capabilities.js';
 import { CAPABILITIES } from './capabilities.js';
-import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
+import { parseSpec, WGMMA_TILE, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
 
 /**
  * Default tiles: CTA_Q 128, CTA_K 64 as published for SageAttention2's mma.sync path, but WARP_Q 16
@@ -69,9 +69,31 @@ export interface DefaultSpecOptions {
   causal?: boolean;
   dtype?: 'fp16' | 'bf16';
   layout?: 'HND' | 'NHD';
+  /** "wgmma": the sm_90a warpgroup kernel (results/wgmma/README.md); absent: mma.sync. */
+  mma?: 'mma.sync' | 'wgmma';
+}
+
+/**
+ * The wgmma variant of this version: the one shape measured (two consumer warpgroups, 128-key
+ * tiles, 3 stages, the next tile's Q·Kᵀ overlapped), per-warp INT8 scales, FP8 P·V in full e4m3
+ * range with f32 accumulation. parseSpec refuses it on other archs and at D=64, naming the field.
+ */
+function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
+  return {
+    arch: o.arch,
+    mma: 'wgmma',
+    headDim: o.headDim,
+    causal: o.causal ?? false,
+    dtype: o.dtype ?? 'fp16',
+    layout: o.layout ?? 'HND',
+    tiling: { ...WGMMA_TILE, stages: 3, overlapQk: true },
+    qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+    pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
+  };
 }
 
 export function defaultSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
+  if (o.mma === 'wgmma') return wgmmaSpecInput(o);
   const pv = defaultPv(o.arch);
   return {
     arch: o.arch,

@@ -131,6 +131,28 @@ describe('plan, schema, render', () => {
     expect(new Set(plans.map((p) => p.name)).size).toBe(4);
   });
 
+  it('plan --mma wgmma plans the sm_90a warpgroup variants; other archs and unknown families are refused by name', async () => {
+    const r = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '128', '--mma', 'wgmma']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const plans = JSON.parse(r.stdout) as { name: string; threads: number; spec: { mma: string }; wgmma: { consumers: number } | null }[];
+    expect(plans).toHaveLength(4);
+    for (const p of plans) {
+      expect(p.spec.mma).toBe('wgmma');
+      expect(p.name).toContain('_wgmma_');
+      expect(p.threads).toBe(384);
+      expect(p.wgmma?.consumers).toBe(2);
+    }
+    const sm89 = await sagegen(['plan', '--arch', 'sm_89', '--headdim', '128', '--mma', 'wgmma']);
+    expect(sm89.exitCode).not.toBe(0);
+    expect(sm89.stderr).toContain('mma = "wgmma": wgmma exists only on sm_90a (arch is sm_89)');
+    const d64 = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '64', '--mma', 'wgmma']);
+    expect(d64.exitCode).not.toBe(0);
+    expect(d64.stderr).toContain('headDim = 64');
+    const bad = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '128', '--mma', 'tcgen05']);
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toContain('--mma = "tcgen05": must be one of mma.sync, wgmma');
+  });
+
   it('schema prints the JSON Schema', async () => {
     const r = await sagegen(['schema']);
     expect(r.exitCode, r.stderr).toBe(0);
