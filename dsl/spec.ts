@@ -141,12 +141,12 @@ function formatValue(value: unknown): string {
 
 /** The instructions a spec's mma steps lower to. */
 export function instructionsOf(spec: AttentionSpec): InstructionName[] {
-  if (spec.mma === 'wgmma') return ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32'];
+  // pv "wgmma.e4m3" under mma.sync is refused by wgmmaIssues before any instruction is looked up.
+  if (spec.mma === 'wgmma' || spec.pv.instruction === 'wgmma.e4m3') return ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32'];
   const qk: InstructionName = 'mma.m16n8k32.s8.s32';
   if (spec.pv.instruction === 'm16n8k16') {
     return [qk, spec.dtype === 'bf16' ? 'mma.m16n8k16.bf16.f32' : 'mma.m16n8k16.f16.f32'];
   }
-  if (spec.pv.instruction === 'wgmma.e4m3') return [qk, 'mma.m16n8k32.e4m3.f32'];  // refused by wgmmaIssues
   return [qk, spec.pv.accumulator === 'f16' ? 'mma.m16n8k32.e4m3.f16' : 'mma.m16n8k32.e4m3.f32'];
 }
 
@@ -204,7 +204,8 @@ export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
   }
   if (tiling.warpQ > 64) add('tiling.warpQ', tiling.warpQ, 'must be at most 64 (accumulators would not fit in registers)');
   wgmmaIssues(spec, add);
-  if (issues.length && spec.mma === 'wgmma') return issues;
+  // A wgmma mismatch makes the instruction and P·V rules below meaningless: report it alone.
+  if (issues.length && (spec.mma === 'wgmma' || pv.instruction === 'wgmma.e4m3')) return issues;
 
   for (const instruction of instructionsOf(spec)) {
     if (!archSupports(spec.arch, instruction)) {

@@ -149,9 +149,7 @@ export interface WgmmaPlan {
   /** setmaxnreg of the producer and of the consumer warpgroups (their sum over 384 threads ≤ 64K). */
   producerRegisters: number;
   consumerRegisters: number;
-  /** k32 steps of Q·Kᵀ (D / 32) and of P·V (ctaK / 32); accumulator registers per thread of each. */
-  qkKSteps: number;
-  pvKSteps: number;
+  /** Accumulator registers per thread of Q·Kᵀ and of P·V (64 rows × N columns over 128 threads); the k32 steps are the plan's qkKSteps and pvKSteps. */
   qkAccumulators: number;
   pvAccumulators: number;
   /**
@@ -169,8 +167,6 @@ export interface WgmmaPlan {
   /** Bytes TMA brings per stage (K tile + Vᵀ tile), and where the mbarriers sit. */
   stageTxBytes: number;
   barrierOffset: number;
-  /** Dynamic shared memory requested: the tiles, the barriers, and 1 KiB to align the base to 1024. */
-  smemBytes: number;
 }
 
 const CHUNK = 16;
@@ -383,14 +379,11 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           consumers: t.warps / 4,
           producerRegisters: WGMMA_PRODUCER_REGISTERS,
           consumerRegisters: WGMMA_CONSUMER_REGISTERS,
-          qkKSteps: D / 32,
-          pvKSteps: t.ctaK / 32,
           qkAccumulators: (64 * t.ctaK) / WARPGROUP,
           pvAccumulators: (64 * D) / WARPGROUP,
           ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP),
           stageTxBytes: k.bytes + v.bytes,
           barrierOffset,
-          smemBytes: totalBytes,
         }
       : null,
   };

@@ -298,7 +298,7 @@ describe('wgmma plan', () => {
     // m64nNk32: 64 rows × N columns over 128 threads; k32 steps over D channels and ctaK keys.
     expect(w.qkAccumulators).toBe((64 * 128) / 128);
     expect(w.pvAccumulators).toBe((64 * 128) / 128);
-    expect([w.qkKSteps, w.pvKSteps]).toEqual([128 / 32, 128 / 32]);
+    expect([plan.qkKSteps, plan.pvKSteps]).toEqual([128 / 32, 128 / 32]);
     expect(w.qkRegisters).toEqual([...Array(64).keys()]);
     expect([w.qkOperandA, w.qkOperandB, w.qkOperandScale]).toEqual([64, 65, 66]);
     expect(w.pvOperandsA).toEqual([64, 65, 66, 67]);
