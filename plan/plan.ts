@@ -135,6 +135,12 @@ export interface KernelPlan {
   schedule: { heaviestFirst: boolean; wavesPerHeadGroup: number };
   /** mma "wgmma" only (null otherwise): the warpgroup kernel's roles, register split and barriers. */
   wgmma: WgmmaPlan | null;
+  /**
+   * Among built variants of one problem and one capability, the dispatcher runs the highest rank:
+   * wgmma (1) before mma.sync (0), measured 1.4–1.5× faster on the H100 at D=128 (results/wgmma/README.md).
+   * A newer capability still wins first; a tuned build's kv_len buckets narrow the candidates before.
+   */
+  dispatchRank: number;
 }
 
 /**
@@ -185,6 +191,8 @@ const WAVES_PER_HEAD_GROUP = 2;
 const WGMMA_PRODUCER_REGISTERS = 24;
 const WGMMA_CONSUMER_REGISTERS = 240;
 const WARPGROUP = 128;
+const DISPATCH_RANK_MMA_SYNC = 0;
+const DISPATCH_RANK_WGMMA = 1;
 
 function smemTile(rows: number, rowBytes: number, stages: number, offset: number, threads: number): SmemTile {
   const chunksPerRow = rowBytes / CHUNK;
@@ -386,6 +394,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           barrierOffset,
         }
       : null,
+    dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
   };
 }
 

@@ -182,6 +182,9 @@ describe('other variants', () => {
     const sync = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).cu;
     expect(sync).not.toContain('wgmma');
     expect(sync).not.toContain('cp.async.bulk.tensor');
+    // The descriptor carries the dispatch rank after `causal`: wgmma 1 wins over mma.sync 0 at sm_90.
+    expect(cu).toMatch(/_descriptor = \{\n    "sage_sm90a_[^"]+", 90, true, 128, 0, true,\n    1, &/);
+    expect(sync).toMatch(/_descriptor = \{\n    "sage_sm90a_[^"]+", 90, true, 128, 0, false,\n    0, &/);
   });
 
   it('sm_80 bf16 renders the bf16 m16n8k16 and bf16 conversions', () => {

@@ -146,6 +146,12 @@ SAGEGEN_API int32_t sagegen_variant_count(void);
 /* Fills *info for 0 <= index < sagegen_variant_count(); SAGEGEN_STATUS_NO_VARIANT otherwise. */
 SAGEGEN_API sagegen_status sagegen_variant_get_info(int32_t index, sagegen_variant_info* info);
 
+/* The index of the variant sagegen_forward would run for a call with these parameters on a device of
+ * `compute_capability` (major*10+minor), or -1 when none serves it. Needs no GPU: for logging which
+ * kernel a program will run. At equal capability a wgmma variant is preferred over mma.sync. */
+SAGEGEN_API int32_t sagegen_dispatch_variant(int32_t compute_capability, int64_t head_dim, sagegen_dtype dtype, int32_t causal,
+                                             int64_t kv_len);
+
 /* sagegen_forward_phases with the variant chosen by the caller instead of the dispatcher (autotuning,
  * A/B checks). Arguments are validated as by sagegen_forward; the variant must match head_dim, dtype
  * and causal and run on the current device, else SAGEGEN_STATUS_NO_VARIANT. */

@@ -50,6 +50,7 @@ struct VariantDescriptor {
   int headDim;
   int dtype;              // sagegen_dtype
   bool causal;
+  int dispatchRank;       // at equal capability the dispatcher runs the highest (wgmma 1, mma.sync 0)
   size_t (*workspaceSize)(const ProblemShape&);
   // phases: sagegen_phase bits (quantize, attention).
   cudaError_t (*run)(const VariantCall&, cudaStream_t, unsigned phases);

@@ -157,7 +157,8 @@ const std::string& builtArchs() {
 }
 
 // The variant for the call: among the dispatch entries whose kv_len range holds the call, the one
-// built for the newest capability the device runs (its exact one first, being the largest).
+// built for the newest capability the device runs (its exact one first, being the largest), and at
+// equal capability the highest dispatch rank (wgmma before mma.sync).
 const sagegen::VariantDescriptor* selectVariant(int deviceCapability, int64_t headDim, sagegen_dtype dtype, bool causal, int64_t kvLen) {
   const sagegen::VariantDescriptor* best = nullptr;
   for (int i = 0; i < sagegen::kDispatchCount; ++i) {
@@ -165,7 +166,9 @@ const sagegen::VariantDescriptor* selectVariant(int deviceCapability, int64_t he
     const sagegen::VariantDescriptor* v = e.variant;
     if (kvLen < e.minKvLen || kvLen >= e.maxKvLen) continue;
     if (v->headDim != headDim || v->dtype != dtype || v->causal != causal || !variantRunsOn(*v, deviceCapability)) continue;
-    if (best == nullptr || v->computeCapability > best->computeCapability) best = v;
+    if (best == nullptr || v->computeCapability > best->computeCapability ||
+        (v->computeCapability == best->computeCapability && v->dispatchRank > best->dispatchRank))
+      best = v;
   }
   return best;
 }
@@ -367,6 +370,14 @@ SAGEGEN_API sagegen_status sagegen_forward_variant(const sagegen_forward_args* a
 }
 
 SAGEGEN_API int32_t sagegen_variant_count(void) { return sagegen::kVariantCount; }
+
+SAGEGEN_API int32_t sagegen_dispatch_variant(int32_t compute_capability, int64_t head_dim, sagegen_dtype dtype, int32_t causal,
+                                             int64_t kv_len) {
+  const sagegen::VariantDescriptor* v = selectVariant(compute_capability, head_dim, dtype, causal != 0, kv_len);
+  for (int i = 0; v != nullptr && i < sagegen::kVariantCount; ++i)
+    if (sagegen::kVariants[i] == v) return i;
+  return -1;
+}
 
 SAGEGEN_API sagegen_status sagegen_variant_get_info(int32_t index, sagegen_variant_info* info) {
   if (info == nullptr) return fail(SAGEGEN_STATUS_NULL_POINTER, "info = NULL");

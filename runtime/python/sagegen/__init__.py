@@ -23,6 +23,7 @@ __all__ = [
     "abi_version",
     "archs",
     "variants",
+    "dispatched_variant",
     "status_string",
     "SagegenError",
     "LibraryNotFoundError",
@@ -321,6 +322,17 @@ def variants():
                     "arch_specific": bool(info.arch_specific), "head_dim": info.head_dim,
                     "dtype": "fp16" if info.dtype == DType.FP16 else "bf16", "causal": bool(info.causal)})
     return out
+
+
+def dispatched_variant(compute_capability, head_dim, dtype, is_causal, kv_len):
+    """The index into variants() of the variant sageattn runs for such a call on a device of
+    compute_capability (major*10+minor, e.g. 90), or None when no built variant serves it. Needs no GPU."""
+    if dtype not in ("fp16", "bf16"):
+        raise ValueError(f"dtype = {dtype!r}: must be 'fp16' or 'bf16'")
+    lib = _lib.get_library()
+    code = DType.FP16 if dtype == "fp16" else DType.BF16
+    index = lib.sagegen_dispatch_variant(int(compute_capability), int(head_dim), code, int(bool(is_causal)), int(kv_len))
+    return None if index < 0 else index
 
 
 def prepare(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, return_lse=False, variant=None):

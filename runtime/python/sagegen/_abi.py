@@ -140,6 +140,7 @@ def declare_prototypes(lib):
         "sagegen_forward_phases": (c_enum, [args_p, ctypes.c_void_p, ctypes.c_uint32]),
         "sagegen_forward_variant": (c_enum, [args_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int32]),
         "sagegen_variant_count": (ctypes.c_int32, []),
+        "sagegen_dispatch_variant": (ctypes.c_int32, [ctypes.c_int32, i64, c_enum, ctypes.c_int32, i64]),
         "sagegen_variant_get_info": (c_enum, [ctypes.c_int32, ctypes.POINTER(SagegenVariantInfo)]),
         "sagegen_status_string": (ctypes.c_char_p, [c_enum]),
         "sagegen_last_error_detail": (ctypes.c_char_p, []),
