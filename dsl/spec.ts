@@ -48,7 +48,7 @@ export const QkSchema = z
       .boolean()
       .default(false)
       .describe(
-        'take the softmax row max on raw INT32 scores and dequantize inside the exp2 FFMA (one instruction less per score); needs one K scale per tile row (per-warp or per-block) and the 16-bit P·V',
+        'take the softmax row max on raw INT32 scores and dequantize inside the exp2 FFMA (one instruction less per score); needs one K scale per tile row (per-warp or per-block) and the 16-bit or the wgmma P·V',
       ),
   })
   .strict();
@@ -171,7 +171,6 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
   if (tiling.stages < 3) add('tiling.stages', tiling.stages, 'must be at least 3 with mma "wgmma" (a tile in P·V, the next in Q·Kᵀ, one loading)');
   if (!tiling.overlapQk) add('tiling.overlapQk', false, 'must be true with mma "wgmma" (its schedule issues the next Q·Kᵀ before the softmax)');
   if (qk.granularity !== 'per-warp') add('qk.granularity', qk.granularity, 'must be "per-warp" with mma "wgmma" (one scale per 16-row band a warp owns)');
-  if (qk.foldDequant) add('qk.foldDequant', true, 'is not available with mma "wgmma"');
 }
 
 /**
@@ -199,7 +198,7 @@ export function semanticIssues(spec: AttentionSpec): SpecIssue[] {
       add('qk.foldDequant', true, 'needs qk.granularity "per-warp" or "per-block" (per-thread K scales differ along a row, so its max cannot be taken on raw scores)');
     }
     if (pv.instruction === 'm16n8k32.e4m3') {
-      add('qk.foldDequant', true, 'needs pv.instruction "m16n8k16" (the FP8 path scales P into pRange with an exact reference max)');
+      add('qk.foldDequant', true, 'needs pv.instruction "m16n8k16" or "wgmma.e4m3" (the mma.sync FP8 path scales P into pRange with an exact reference max)');
     }
   }
   if (tiling.warpQ > 64) add('tiling.warpQ', tiling.warpQ, 'must be at most 64 (accumulators would not fit in registers)');

@@ -90,6 +90,8 @@ export interface KernelPlan {
     statsRows: number;
     /** Rows each statistics thread has in flight at once (16-byte loads). */
     statsLoads: number;
+    /** FP8 Vᵀ: keys of one shared-memory block of the transpose (a divisor of ctaK). */
+    vBlockKeys: number;
   };
   pv: {
     fp8: boolean;
@@ -179,6 +181,9 @@ const CHUNK = 16;
 const QUANT_THREADS = 128;
 const STATS_ROWS = 256;
 const STATS_LOADS = 8;
+// FP8 Vᵀ: keys per shared-memory block of the transpose (16 KB of 16-bit rows at D=128), at most
+// four 16-key groups, so the XOR swizzle 2·group stays inside a row's 8 or 16 chunks.
+const V_BLOCK_KEYS = 64;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
 const REGISTER_OVERHEAD = 16;
 const Q_REGISTER_MARGIN = 48;
@@ -312,7 +317,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const pvPlan =
     pv.instruction === 'wgmma.e4m3'
       ? // f32 accumulation in the wgmma itself: one "flush" per key tile.
-        { fp8: true, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 32, flushesPerTile: 1, pRange: pv.pRange, log2PRange: Math.log2(pv.pRange), vRange: pv.vRange, rescaleSlack: 0, dequantInExp2: false }
+        { fp8: true, f16Accumulator: false, flushKeys: t.ctaK, flushSteps: t.ctaK / 32, flushesPerTile: 1, pRange: pv.pRange, log2PRange: Math.log2(pv.pRange), vRange: pv.vRange, rescaleSlack: 0, dequantInExp2: spec.qk.foldDequant }
       : pv.instruction === 'm16n8k32.e4m3'
       ? {
           fp8: true,
@@ -373,6 +378,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       rowsPerPass,
       statsRows: STATS_ROWS,
       statsLoads: STATS_LOADS,
+      vBlockKeys: Math.min(t.ctaK, V_BLOCK_KEYS),
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
