@@ -82,6 +82,15 @@ export const PvSchema = z.discriminatedUnion('instruction', [PvFp8Schema, PvHalf
 export const MMAS = ['mma.sync', 'wgmma'] as const;
 /** wgmma variants of this version: the one tile shape measured (results/wgmma/README.md). */
 export const WGMMA_TILE = { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8, minBlocksPerSm: 1 } as const;
+/**
+ * The wgmma block shapes: consumer warpgroups (warps / 4) of 64 query rows with 128-key tiles, and
+ * blocks per SM. Two consumers share each K/V stage in one block; one consumer per block runs two
+ * blocks per SM, which pipeline independently (twice the K/V traffic from L2).
+ */
+export const WGMMA_SHAPES: readonly { warps: 4 | 8; minBlocksPerSm: number }[] = [
+  { warps: 8, minBlocksPerSm: 1 },
+  { warps: 4, minBlocksPerSm: 2 },
+];
 
 export const AttentionSpecSchema = z
   .object({
@@ -151,8 +160,8 @@ export function instructionsOf(spec: AttentionSpec): InstructionName[] {
 }
 
 /**
- * The wgmma rules: sm_90a only; the tile shape of WGMMA_TILE (two consumer warpgroups of 64 query
- * rows, 128-key tiles, one 16-row INT8 scale band per warp); at least three K/V stages, because the
+ * The wgmma rules: sm_90a only; a shape of WGMMA_SHAPES (consumer warpgroups of 64 query rows,
+ * 128-key tiles, one 16-row INT8 scale band per warp); at least three K/V stages, because the
  * next tile's Q·Kᵀ is issued before this tile's softmax (overlapQk); D = 128.
  */
 function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, rule: string) => void): void {
@@ -164,10 +173,12 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
   if (spec.arch !== 'sm_90a') add('mma', spec.mma, `wgmma exists only on sm_90a (arch is ${spec.arch}); use mma "mma.sync"`);
   if (spec.headDim !== 128) add('headDim', spec.headDim, 'mma "wgmma" supports headDim 128 in this version');
   if (pv.instruction !== 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'mma "wgmma" needs pv.instruction "wgmma.e4m3"');
-  for (const [key, value] of Object.entries(WGMMA_TILE)) {
-    const actual = tiling[key as keyof typeof WGMMA_TILE];
-    if (actual !== value) add(`tiling.${key}`, actual, `must be ${value} with mma "wgmma" (two consumer warpgroups of 64 rows, 128-key tiles)`);
-  }
+  if (tiling.warpQ !== 16) add('tiling.warpQ', tiling.warpQ, 'must be 16 with mma "wgmma" (a warp owns 16 rows of its warpgroup\'s 64)');
+  if (tiling.ctaK !== 128) add('tiling.ctaK', tiling.ctaK, 'must be 128 with mma "wgmma" (one 128-byte swizzled row per operand row)');
+  const shape = WGMMA_SHAPES.find((s) => s.warps === tiling.warps);
+  if (!shape) add('tiling.warps', tiling.warps, 'must be 8 (two consumer warpgroups) or 4 (one) with mma "wgmma"');
+  else if (tiling.minBlocksPerSm !== shape.minBlocksPerSm)
+    add('tiling.minBlocksPerSm', tiling.minBlocksPerSm, `must be ${shape.minBlocksPerSm} with mma "wgmma" and ${tiling.warps} warps (the register split of ${shape.minBlocksPerSm === 1 ? 'one block' : 'two blocks'} per SM)`);
   if (tiling.stages < 3) add('tiling.stages', tiling.stages, 'must be at least 3 with mma "wgmma" (a tile in P·V, the next in Q·Kᵀ, one loading)');
   if (!tiling.overlapQk) add('tiling.overlapQk', false, 'must be true with mma "wgmma" (its schedule issues the next Q·Kᵀ before the softmax)');
   if (qk.granularity !== 'per-warp') add('qk.granularity', qk.granularity, 'must be "per-warp" with mma "wgmma" (one scale per 16-row band a warp owns)');

@@ -192,9 +192,17 @@ const RESCALE_SLACK = 8;
 // Causal schedule: one wave per group left a 5% tail at 4K keys in a list-scheduling model, two
 // waves ≤ 0.4%, more waves no better and more heads' K/V in L2 at once (results/bench/NOTES.md, item 28).
 const WAVES_PER_HEAD_GROUP = 2;
-// wgmma: the register split of the measured prototype (results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K.
+// wgmma: the producer warpgroup keeps 24 registers; the consumers take the rest of a block's share of
+// the 64K registers, in setmaxnreg's steps of 8, at most 240 (the measured prototype's split,
+// results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K with two consumers; 232 with one consumer and
+// two blocks per SM.
 const WGMMA_PRODUCER_REGISTERS = 24;
-const WGMMA_CONSUMER_REGISTERS = 240;
+const WGMMA_MAX_CONSUMER_REGISTERS = 240;
+const SM_REGISTERS = 65536;
+function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
+  const share = SM_REGISTERS / blocksPerSm - WARPGROUP * WGMMA_PRODUCER_REGISTERS;
+  return Math.min(WGMMA_MAX_CONSUMER_REGISTERS, Math.floor(share / (WARPGROUP * consumers) / 8) * 8);
+}
 const WARPGROUP = 128;
 const DISPATCH_RANK_MMA_SYNC = 0;
 const DISPATCH_RANK_WGMMA = 1;
@@ -252,7 +260,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true, t.overlapQk);
   // Registers per thread the launch bounds leave: the register file (64K) shared by minBlocksPerSm blocks.
   const registerBudget = wgmma
-    ? WGMMA_CONSUMER_REGISTERS
+    ? wgmmaConsumerRegisters(t.warps / 4, t.minBlocksPerSm)
     : Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
   // ptxas needs about 50 registers beyond the accumulator count (measured: 181 for an estimate of 128
   // at WARP_Q 16, D 128); Q stays in registers only when that margin is left, else it spills.
@@ -392,7 +400,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       ? {
           consumers: t.warps / 4,
           producerRegisters: WGMMA_PRODUCER_REGISTERS,
-          consumerRegisters: WGMMA_CONSUMER_REGISTERS,
+          consumerRegisters: wgmmaConsumerRegisters(t.warps / 4, t.minBlocksPerSm),
           qkAccumulators: (64 * t.ctaK) / WARPGROUP,
           pvAccumulators: (64 * D) / WARPGROUP,
           ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP),
