@@ -175,6 +175,8 @@ export interface WgmmaPlan {
   /** Bytes TMA brings per stage (K tile + Vᵀ tile), and where the mbarriers sit. */
   stageTxBytes: number;
   barrierOffset: number;
+  /** Bytes of one operand row in shared memory: the span of the 128-byte swizzle (TMA box width). */
+  swizzleBytes: number;
 }
 
 const CHUNK = 16;
@@ -197,6 +199,7 @@ const WAVES_PER_HEAD_GROUP = 2;
 // results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K with two consumers; 232 with one consumer and
 // two blocks per SM.
 const WGMMA_PRODUCER_REGISTERS = 24;
+const WGMMA_SWIZZLE_BYTES = 128;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
 function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
@@ -406,6 +409,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP),
           stageTxBytes: k.bytes + v.bytes,
           barrierOffset,
+          swizzleBytes: WGMMA_SWIZZLE_BYTES,
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
