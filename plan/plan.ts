@@ -177,8 +177,6 @@ export interface WgmmaPlan {
   barrierOffset: number;
   /** Bytes of one operand row in shared memory: the span of the 128-byte swizzle (TMA box width). */
   swizzleBytes: number;
-  /** Independent partial chains per row for a tile's max and sum (a thread holds 32 scores of each of its two rows). */
-  reductionChains: number;
 }
 
 const CHUNK = 16;
@@ -202,8 +200,6 @@ const WAVES_PER_HEAD_GROUP = 2;
 // two blocks per SM.
 const WGMMA_PRODUCER_REGISTERS = 24;
 const WGMMA_SWIZZLE_BYTES = 128;
-// Four chains of 8 instead of one of 32 per row (ncu: fixed-latency "wait" stalls, results/wgmma/README.md).
-const WGMMA_REDUCTION_CHAINS = 4;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
 function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
@@ -414,7 +410,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           stageTxBytes: k.bytes + v.bytes,
           barrierOffset,
           swizzleBytes: WGMMA_SWIZZLE_BYTES,
-          reductionChains: WGMMA_REDUCTION_CHAINS,
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
