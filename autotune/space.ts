@@ -16,8 +16,12 @@ import { planKernel, type KernelPlan } from '../plan/plan.js';
 
 export { occupancy, pruneCompiled, type CompiledEntry, type CompiledLimits, type Occupancy, type OccupancyInput } from './occupancy.js';
 
-/** The P·V forms the tuner can try; each maps to one `pv` object of the spec (see pvSpec). */
-export const PV_FORMS = ['m16n8k16', 'fp8-f16', 'fp8-f32'] as const;
+/**
+ * The P·V forms the tuner can try; each maps to one `pv` object of the spec (see pvSpec). `wgmma` is
+ * the sm_90a warpgroup kernel (spec mma "wgmma", FP8 P·V by wgmma e4m3); its other axes go through
+ * the same product, and the spec keeps the shapes that family builds (WGMMA_SHAPES).
+ */
+export const PV_FORMS = ['m16n8k16', 'fp8-f16', 'fp8-f32', 'wgmma'] as const;
 export type PvForm = (typeof PV_FORMS)[number];
 
 /** P is scaled to (0, 448] before e4m3 quantization in both FP8 forms (the whole e4m3 range). */
@@ -81,7 +85,10 @@ export function defaultPvForms(arch: Arch): PvForm[] {
   if (archSupports(arch, 'mma.m16n8k32.e4m3.f32')) fp8.push('fp8-f32');
   if (!fp8.length) return ['m16n8k16'];
   const fp8Native = cap.native.includes('mma.m16n8k32.e4m3.f16');
-  return fp8Native ? [...fp8, 'm16n8k16'] : ['m16n8k16', ...fp8];
+  const forms: PvForm[] = fp8Native ? [...fp8, 'm16n8k16'] : ['m16n8k16', ...fp8];
+  // Where the warpgroup mma exists (sm_90a) its kernel comes first: measured 1.6–1.7× the mma.sync
+  // default on the H100 at D=128 (results/wgmma/README.md).
+  return archSupports(arch, 'wgmma.m64n128k32.e4m3.f32') ? ['wgmma', ...forms] : forms;
 }
 
 /**
@@ -163,6 +170,7 @@ export interface SpaceOptions {
 /** The spec `pv` object of a form; FP8 forms take the first of `flushKeys` that divides ctaK. */
 export function pvSpec(form: PvForm, ctaK: number, flushKeys: readonly number[]): AttentionSpec['pv'] {
   if (form === 'm16n8k16') return { instruction: 'm16n8k16' };
+  if (form === 'wgmma') return { instruction: 'wgmma.e4m3', pRange: FP8_P_RANGE, vRange: FP8_V_RANGE.f32 };
   const accumulator = form === 'fp8-f16' ? 'f16' : 'f32';
   const flush = flushKeys.find((f) => f > 0 && ctaK % f === 0) ?? flushKeys[0] ?? 64;
   return { instruction: 'm16n8k32.e4m3', accumulator, flushKeys: flush, pRange: FP8_P_RANGE, vRange: FP8_V_RANGE[accumulator] };
@@ -196,6 +204,7 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                     const pvObject = pvSpec(pv, ctaK, axes.flushKeys);
                     const input: CandidateInput = {
                       arch: problem.arch,
+                      ...(pv === 'wgmma' ? { mma: 'wgmma' as const } : {}),
                       headDim: problem.headDim,
                       causal: problem.causal,
                       dtype: problem.dtype,

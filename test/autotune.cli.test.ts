@@ -47,7 +47,7 @@ describe('sagegen autotune --dry-run', () => {
     // a pruned candidate's reasons are listed under it in the spec-error form "field = value: rule"
     expect(r.stdout).toMatch(/^ {6}- tiling\.stages = 2: must be at least 3 with overlapQk/m);
     expect(r.stdout).toMatch(/^sm_90a D=64 fp16 non-causal HND: \d+ candidates, \d+ kept, \d+ pruned$/m);
-    expect(r.stdout).toMatch(/^ {2}axes: pv m16n8k16,fp8-f16,fp8-f32; warpQ 16,32; /m);
+    expect(r.stdout).toMatch(/^ {2}axes: pv wgmma,m16n8k16,fp8-f16,fp8-f32; warpQ 16,32; /m);
   });
 
   it('--warps and --min-blocks narrow those axes; a value the spec refuses is pruned with its rule', async () => {

@@ -89,13 +89,17 @@ describe('default axes', () => {
         expect(forms).toEqual(['m16n8k16']);
         continue;
       }
-      expect([...forms].sort()).toEqual(['fp8-f16', 'fp8-f32', 'm16n8k16']);
+      // the wgmma kernel first where the warpgroup mma exists, then the mma.sync forms
+      const wgmma = CAPABILITIES[arch].native.includes('wgmma.m64n128k32.e4m3.f32');
+      expect(forms[0] === 'wgmma').toBe(wgmma);
+      const sync = forms.filter((f) => f !== 'wgmma');
+      expect([...sync].sort()).toEqual(['fp8-f16', 'fp8-f32', 'm16n8k16']);
       const emulated = CAPABILITIES[arch].emulated.includes('mma.m16n8k32.e4m3.f16');
-      expect(forms[0]).toBe(emulated ? 'm16n8k16' : 'fp8-f16');
+      expect(sync[0]).toBe(emulated ? 'm16n8k16' : 'fp8-f16');
     }
     // and the table says what the brief says: sm_80/86 no FP8, sm_89/120 native, sm_90a emulated
     expect(ARCHS.filter(hasFp8)).toEqual(['sm_89', 'sm_90a', 'sm_120']);
-    expect(defaultPvForms('sm_90a')[0]).toBe('m16n8k16');
+    expect(defaultPvForms('sm_90a')).toEqual(['wgmma', 'm16n8k16', 'fp8-f16', 'fp8-f32']);
   });
 
   it('resolveAxes replaces only the given axes, keeps their order and drops repeats; empty or unknown axes throw', () => {
@@ -120,7 +124,7 @@ describe('searchSpace enumeration', () => {
 
   it('the product written out: (pv forms) × 2 warpQ × 2 warps × 3 ctaK × 2 stages × 2 minBlocks × 2 overlap × 3 granularities × 1 smoothK × 2 foldDequant', () => {
     const tiles = 2 * 2 * 3 * 2 * 2 * 2 * 3 * 1 * 2;
-    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength(3 * tiles);
+    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength(4 * tiles); // wgmma + the three mma.sync forms
     expect(searchSpace({ archs: ['sm_89'], headDims: [128] })).toHaveLength(3 * tiles);
     expect(searchSpace({ archs: ['sm_80'], headDims: [128] })).toHaveLength(1 * tiles);
   });
@@ -252,6 +256,45 @@ describe('FP8 P·V candidates', () => {
   });
 });
 
+describe('wgmma candidates (sm_90a)', () => {
+  const all = searchSpace({ archs: ['sm_90a', 'sm_89'], headDims: [64, 128], causal: [false, true] });
+  const wgmma = all.filter((c) => c.point.pv === 'wgmma');
+  const { kept, pruned } = prune(wgmma);
+
+  it('only sm_90a gets the wgmma form, and its inputs name mma "wgmma" with the wgmma P·V', () => {
+    expect(wgmma.length).toBeGreaterThan(0);
+    expect(new Set(wgmma.map((c) => c.problem.arch))).toEqual(new Set(['sm_90a']));
+    for (const c of wgmma) {
+      expect(c.input.mma).toBe('wgmma');
+      expect(c.input.pv).toEqual({ instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 });
+    }
+    expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.input.mma === undefined)).toBe(true);
+  });
+
+  it('kept at D=128: the two block shapes × both foldDequant settings, per dtype and causal flag; nothing at D=64', () => {
+    const shapes = kept.map((k) => `${k.spec.headDim} ${k.spec.causal} ${k.spec.tiling.warps}x${k.spec.tiling.minBlocksPerSm} ${k.spec.qk.foldDequant}`).sort();
+    const want: string[] = [];
+    for (const causal of [false, true])
+      for (const shape of ['4x2', '8x1'])
+        for (const fold of [false, true]) want.push(`128 ${causal} ${shape} ${fold}`);
+    expect(shapes).toEqual(want.sort());
+    for (const k of kept) {
+      expect(k.spec.tiling).toMatchObject({ warpQ: 16, ctaK: 128, stages: 3, overlapQk: true });
+      expect(k.spec.qk.granularity).toBe('per-warp');
+      expect(k.plan.wgmma).not.toBeNull();
+    }
+  });
+
+  it('every pruned wgmma candidate carries the rule that refused it, by field', () => {
+    expect(pruned.length + kept.length).toBe(wgmma.length);
+    for (const p of pruned) expect(p.reasons.length, p.name).toBeGreaterThan(0);
+    const d64 = pruned.filter((p) => p.input.headDim === 64);
+    expect(d64.every((p) => p.reasons.some((r) => r.field === 'headDim' && /wgmma/.test(r.rule)))).toBe(true);
+    const warpQ32 = pruned.filter((p) => p.input.headDim === 128 && p.input.tiling.warpQ === 32);
+    expect(warpQ32.every((p) => p.reasons.some((r) => r.field === 'tiling.warpQ'))).toBe(true);
+  });
+});
+
 describe('prune (before any compile)', () => {
   const candidates = searchSpace({ archs: ['sm_90a', 'sm_89', 'sm_86', 'sm_80'], headDims: [64, 128] });
   const result = prune(candidates);
@@ -313,7 +356,8 @@ describe('prune (before any compile)', () => {
     // (overlapQk with 2 stages is refused by parseSpec before the plan's register rule is reached)
     const hits = candidates.filter(
       // (foldDequant candidates with per-thread scales are refused by parseSpec first, too)
-      (c) => c.problem.headDim === 128 && c.point.warpQ === 32 && c.point.warps === 8 && c.point.minBlocksPerSm === 2 && !(c.point.overlapQk && c.point.stages < 3) && !c.point.foldDequant,
+      // (wgmma candidates are refused by its shape rules: warpQ 16 only)
+      (c) => c.problem.headDim === 128 && c.point.pv !== 'wgmma' && c.point.warpQ === 32 && c.point.warps === 8 && c.point.minBlocksPerSm === 2 && !(c.point.overlapQk && c.point.stages < 3) && !c.point.foldDequant,
     );
     expect(hits.length).toBeGreaterThan(0);
     // e.g. ctaK 32 without overlap: blamed on minBlocksPerSm (the tile fits 255 registers with one block per SM)
