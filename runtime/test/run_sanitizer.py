@@ -72,8 +72,9 @@ def run_tool(sanitizer, tool, python, lib, timeout):
         rc, timed_out = None, True
     seconds = round(time.time() - t0, 1)
     counts = parse(log)
-    driver = re.findall(r"driver: (\d+) ok, (\d+) failed", log)
+    driver = re.findall(r"driver: (\d+) ok, (\d+) failed(?:, (\d+) skipped)?", log)
     driver_ok, driver_failed = (int(driver[-1][0]), int(driver[-1][1])) if driver else (0, None)
+    driver_skipped = int(driver[-1][2] or 0) if driver else 0
     reasons = []
     if timed_out:
         reasons.append(f"timed out after {timeout} s")
@@ -88,12 +89,14 @@ def run_tool(sanitizer, tool, python, lib, timeout):
         reasons.append("the driver did not finish")
     elif driver_failed:
         reasons.append(f"{driver_failed} driver calls failed or left NaN/Inf")
+    elif driver_ok == 0:
+        reasons.append("the driver ran no call (no shape has a built variant)")
     if rc not in (0, None):
         reasons.append(f"exit status {rc}")
     return {
         "clean": not reasons, "reasons": reasons, "errors": counts["errors"] if counts else None,
         "warnings": counts["warnings"] if counts else None, "exit_code": rc, "timed_out": timed_out, "seconds": seconds,
-        "driver": {"ok": driver_ok, "failed": driver_failed}, "command": cmd,
+        "driver": {"ok": driver_ok, "failed": driver_failed, "skipped": driver_skipped}, "command": cmd,
         "log_tail": log.splitlines()[-60:],
     }
 
