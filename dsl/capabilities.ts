@@ -53,9 +53,16 @@ export const INSTRUCTIONS = {
     minCuda: [12, 0],
     minArch: 'sm_90a',
   },
-  /** Warpgroup FP8 P·V, P from registers, Vᵀ in shared memory, f32 accumulator. */
+  /** Warpgroup FP8 P·V, P from registers, Vᵀ in shared memory, f32 accumulator: D = 128 columns. */
   'wgmma.m64n128k32.e4m3.f32': {
     ptx: 'wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3',
+    minPtxIsa: [8, 0],
+    minCuda: [12, 0],
+    minArch: 'sm_90a',
+  },
+  /** The same for D = 64 columns. */
+  'wgmma.m64n64k32.e4m3.f32': {
+    ptx: 'wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3',
     minPtxIsa: [8, 0],
     minCuda: [12, 0],
     minArch: 'sm_90a',
@@ -92,7 +99,7 @@ export interface ArchCapability {
 const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
 const INT8: InstructionName[] = ['mma.m16n8k32.s8.s32'];
 const FP8: InstructionName[] = ['mma.m16n8k32.e4m3.f32', 'mma.m16n8k32.e4m3.f16'];
-const WGMMA: InstructionName[] = ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32'];
+const WGMMA: InstructionName[] = ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32', 'wgmma.m64n64k32.e4m3.f32'];
 
 export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_80: {

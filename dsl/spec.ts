@@ -151,7 +151,9 @@ function formatValue(value: unknown): string {
 /** The instructions a spec's mma steps lower to. */
 export function instructionsOf(spec: AttentionSpec): InstructionName[] {
   // pv "wgmma.e4m3" under mma.sync is refused by wgmmaIssues before any instruction is looked up.
-  if (spec.mma === 'wgmma' || spec.pv.instruction === 'wgmma.e4m3') return ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32'];
+  // wgmma: N of Q·Kᵀ is the 128-key tile, N of P·V the head dim.
+  if (spec.mma === 'wgmma' || spec.pv.instruction === 'wgmma.e4m3')
+    return ['wgmma.m64n128k32.s8.s32', spec.headDim === 64 ? 'wgmma.m64n64k32.e4m3.f32' : 'wgmma.m64n128k32.e4m3.f32'];
   const qk: InstructionName = 'mma.m16n8k32.s8.s32';
   if (spec.pv.instruction === 'm16n8k16') {
     return [qk, spec.dtype === 'bf16' ? 'mma.m16n8k16.bf16.f32' : 'mma.m16n8k16.f16.f32'];
@@ -162,7 +164,8 @@ export function instructionsOf(spec: AttentionSpec): InstructionName[] {
 /**
  * The wgmma rules: sm_90a only; a shape of WGMMA_SHAPES (consumer warpgroups of 64 query rows,
  * 128-key tiles, one 16-row INT8 scale band per warp); at least three K/V stages, because the
- * next tile's Q·Kᵀ is issued before this tile's softmax (overlapQk); D = 128.
+ * next tile's Q·Kᵀ is issued before this tile's softmax (overlapQk). D = 64 and 128 (Q and K rows of
+ * 64 or 128 bytes, in TMA's 64- or 128-byte swizzle).
  */
 function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, rule: string) => void): void {
   const { tiling, pv, qk } = spec;
@@ -171,7 +174,6 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
     return;
   }
   if (spec.arch !== 'sm_90a') add('mma', spec.mma, `wgmma exists only on sm_90a (arch is ${spec.arch}); use mma "mma.sync"`);
-  if (spec.headDim !== 128) add('headDim', spec.headDim, 'mma "wgmma" supports headDim 128 in this version');
   if (pv.instruction !== 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'mma "wgmma" needs pv.instruction "wgmma.e4m3"');
   if (tiling.warpQ !== 16) add('tiling.warpQ', tiling.warpQ, 'must be 16 with mma "wgmma" (a warp owns 16 rows of its warpgroup\'s 64)');
   if (tiling.ctaK !== 128) add('tiling.ctaK', tiling.ctaK, 'must be 128 with mma "wgmma" (one 128-byte swizzled row per operand row)');

@@ -175,8 +175,30 @@ export interface WgmmaPlan {
   /** Bytes TMA brings per stage (K tile + Vᵀ tile), and where the mbarriers sit. */
   stageTxBytes: number;
   barrierOffset: number;
-  /** Bytes of one operand row in shared memory: the span of the 128-byte swizzle (TMA box width). */
-  swizzleBytes: number;
+  /** Shared-memory layout of the INT8 Q and K tiles (rows of D bytes) and of the FP8 Vᵀ tiles (rows of ctaK keys). */
+  qkOperand: SwizzledOperand;
+  vOperand: SwizzledOperand;
+}
+
+/**
+ * A K-major wgmma operand tile as TMA writes it: rows of `rowBytes` in the swizzle of the same span
+ * (the TMA box is rowBytes wide), described to wgmma by the descriptor's swizzle mode and the
+ * distance between groups of 8 rows.
+ */
+export interface SwizzledOperand {
+  rowBytes: 64 | 128;
+  /** Descriptor bits 62–63: 1 = 128-byte swizzle, 2 = 64-byte. */
+  descriptorMode: 1 | 2;
+  /** Descriptor stride byte offset: 8 rows. */
+  groupStrideBytes: number;
+  tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' | 'CU_TENSOR_MAP_SWIZZLE_64B';
+}
+
+function swizzledOperand(rowBytes: number): SwizzledOperand {
+  if (rowBytes !== 64 && rowBytes !== 128) throw new RangeError(`wgmma operand rows of ${rowBytes} bytes: only 64 and 128 are laid out`);
+  return rowBytes === 128
+    ? { rowBytes, descriptorMode: 1, groupStrideBytes: 8 * rowBytes, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' }
+    : { rowBytes, descriptorMode: 2, groupStrideBytes: 8 * rowBytes, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_64B' };
 }
 
 const CHUNK = 16;
@@ -199,7 +221,6 @@ const WAVES_PER_HEAD_GROUP = 2;
 // results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K with two consumers; 232 with one consumer and
 // two blocks per SM.
 const WGMMA_PRODUCER_REGISTERS = 24;
-const WGMMA_SWIZZLE_BYTES = 128;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
 function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
@@ -409,7 +430,9 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP),
           stageTxBytes: k.bytes + v.bytes,
           barrierOffset,
-          swizzleBytes: WGMMA_SWIZZLE_BYTES,
+          // INT8 rows are D bytes; FP8 Vᵀ rows are ctaK keys of one byte.
+          qkOperand: swizzledOperand(D),
+          vOperand: swizzledOperand(t.ctaK),
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
