@@ -12,7 +12,7 @@
  */
 import type { Arch } from './capabilities.js';
 import { CAPABILITIES } from './capabilities.js';
-import { parseSpec, WGMMA_TILE, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
+import { parseSpec, WGMMA_SHAPES, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
 
 /**
  * Default tiles: CTA_Q 128, CTA_K 64 as published for SageAttention2's mma.sync path, but WARP_Q 16
@@ -74,20 +74,24 @@ export interface DefaultSpecOptions {
 }
 
 /**
- * The wgmma variant of this version: the one shape measured (two consumer warpgroups, 128-key
- * tiles, 3 stages, the next tile's Q·Kᵀ overlapped), per-warp INT8 scales with the dequantization
- * folded into the exp2 (measured 3–4% faster than without, results/wgmma/experiments), FP8 P·V in
- * full e4m3 range with f32 accumulation. parseSpec refuses it on other archs and at D=64, naming the field.
+ * The wgmma variant of this version, measured on the H100 (results/wgmma/README.md): 128-key tiles,
+ * 3 stages, the next tile's Q·Kᵀ overlapped, per-warp INT8 scales with the dequantization folded
+ * into the exp2 (+11–14% over not folding), FP8 P·V in full e4m3 range with f32 accumulation. Block
+ * shape: two consumer warpgroups per block, except D=64 non-causal, where one consumer warpgroup
+ * and two blocks per SM measured 3–13% faster (at D=64 causal and at D=128 it was slower, or spilled).
+ * parseSpec refuses it on other archs, naming the field.
  */
 function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
+  const causal = o.causal ?? false;
+  const shape = o.headDim === 64 && !causal ? WGMMA_SHAPES[1]! : WGMMA_SHAPES[0]!;
   return {
     arch: o.arch,
     mma: 'wgmma',
     headDim: o.headDim,
-    causal: o.causal ?? false,
+    causal,
     dtype: o.dtype ?? 'fp16',
     layout: o.layout ?? 'HND',
-    tiling: { ...WGMMA_TILE, stages: 3, overlapQk: true },
+    tiling: { ctaQ: 16 * shape.warps, ctaK: 128, warpQ: 16, warps: shape.warps, minBlocksPerSm: shape.minBlocksPerSm, stages: 3, overlapQk: true },
     qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant: true },
     pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
   };

@@ -81,7 +81,6 @@ export const PvSchema = z.discriminatedUnion('instruction', [PvFp8Schema, PvHalf
 
 export const MMAS = ['mma.sync', 'wgmma'] as const;
 /** wgmma variants of this version: the one tile shape measured (results/wgmma/README.md). */
-export const WGMMA_TILE = { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8, minBlocksPerSm: 1 } as const;
 /**
  * The wgmma block shapes: consumer warpgroups (warps / 4) of 64 query rows with 128-key tiles, and
  * blocks per SM. Two consumers share each K/V stage in one block; one consumer per block runs two

@@ -145,9 +145,11 @@ describe('plan, schema, render', () => {
     const sm89 = await sagegen(['plan', '--arch', 'sm_89', '--headdim', '128', '--mma', 'wgmma']);
     expect(sm89.exitCode).not.toBe(0);
     expect(sm89.stderr).toContain('mma = "wgmma": wgmma exists only on sm_90a (arch is sm_89)');
-    const d64 = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '64', '--mma', 'wgmma']);
-    expect(d64.exitCode).not.toBe(0);
-    expect(d64.stderr).toContain('headDim = 64');
+    // D=64: one consumer warpgroup and two blocks per SM non-causal (measured faster), two consumers causal
+    const d64 = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '64', '--mma', 'wgmma', '--dtype', 'fp16']);
+    expect(d64.exitCode, d64.stderr).toBe(0);
+    const d64Plans = JSON.parse(d64.stdout) as { causal: boolean; threads: number; minBlocksPerSm: number; wgmma: { consumers: number } }[];
+    expect(d64Plans.map((p) => [p.causal, p.wgmma.consumers, p.minBlocksPerSm, p.threads])).toEqual([[false, 1, 2, 256], [true, 2, 1, 384]]);
     const bad = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '128', '--mma', 'tcgen05']);
     expect(bad.exitCode).not.toBe(0);
     expect(bad.stderr).toContain('--mma = "tcgen05": must be one of mma.sync, wgmma');

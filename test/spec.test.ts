@@ -16,6 +16,7 @@ import {
   FP16_MAX,
   HEAD_DIMS,
   formatIssue,
+  instructionsOf,
   parseSpec,
   SpecError,
   variantName,
@@ -23,6 +24,7 @@ import {
   type SpecIssue,
 } from '../dsl/spec.js';
 import { validateJsonSchema } from './helpers/json-schema.js';
+import { planKernel } from '../plan/plan.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -507,8 +509,23 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
       expectIssue(refusal(edited(wgmma(), (s) => (s.arch = arch))), 'mma', 'wgmma', new RegExp(`only on sm_90a \\(arch is ${arch}\\)`));
     }
   });
-  it('is refused at headDim 64 in this version', () => {
-    expectIssue(refusal(edited(wgmma(), (s) => (s.headDim = 64))), 'headDim', 64, /headDim 128/);
+  it('takes headDim 64: Q and K rows of 64 bytes in the 64-byte swizzle, P·V on m64n64k32', () => {
+    const spec = parseSpec(edited(wgmma(), (s) => (s.headDim = 64)));
+    expect(instructionsOf(spec)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n64k32.e4m3.f32']);
+    const plan = planKernel(spec);
+    expect(plan.wgmma!.qkOperand).toEqual({ rowBytes: 64, descriptorMode: 2, groupStrideBytes: 512, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_64B' });
+    expect(plan.wgmma!.vOperand).toEqual({ rowBytes: 128, descriptorMode: 1, groupStrideBytes: 1024, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' });
+    expect(plan.wgmma!.pvAccumulators).toBe(32);
+    expect(plan.ptx.pv).toBe('wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3');
+  });
+  it('takes one consumer warpgroup with two blocks per SM, and refuses other block shapes by field', () => {
+    const one = parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 2 })));
+    const plan = planKernel(one);
+    expect(plan.threads).toBe(256);
+    // (65536 / 2 − 128 × 24) / 128 = 232 registers per consumer thread, in steps of 8
+    expect(plan.wgmma!.consumerRegisters).toBe(232);
+    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 1 }))), 'tiling.minBlocksPerSm', 1, /must be 2 .* 4 warps/);
+    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 32, warps: 2 }))), 'tiling.warps', 2, /8 \(two consumer warpgroups\) or 4/);
   });
   it('needs its own P·V instruction, and that instruction needs mma "wgmma"', () => {
     expectIssue(refusal(edited(wgmma(), (s) => (s.pv = { instruction: 'm16n8k16' }))), 'pv.instruction', 'm16n8k16', /wgmma\.e4m3/);
