@@ -143,7 +143,7 @@ const specOptions = {
   causal: { type: 'string', describe: 'true, false or both (default both)' },
   dtype: { type: 'string', describe: 'fp16, bf16 or both comma-separated (default both)' },
   layout: { type: 'string', describe: 'HND or NHD: the layout the variants are tuned for (any strides work at run time)' },
-  mma: { type: 'string', describe: 'mma.sync (default) or wgmma (sm_90a warpgroup kernels, D=128; see results/wgmma/README.md)' },
+  mma: { type: 'string', describe: 'mma.sync (default) or wgmma (sm_90a warpgroup kernels, D=64 and 128, 1.3–1.7× mma.sync on the H100; see results/wgmma/README.md)' },
   spec: { type: 'array', string: true, describe: 'spec JSON file(s) (one spec or an array); replaces the flags above' },
 } as const;
 

@@ -13,6 +13,7 @@ import { ARCHS, CAPABILITIES, INSTRUCTIONS } from '../dsl/capabilities.js';
 import { attention, defaultSpecInput } from '../dsl/builder.js';
 import { HEAD_DIMS, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import { planKernel } from '../plan/plan.js';
+import { renderVariant } from '../render/render.js';
 
 const MMA_M = 16;
 const MMA_N = 8;
@@ -324,5 +325,16 @@ describe('wgmma plan', () => {
   });
   it('mma.sync plans carry no wgmma part', () => {
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).wgmma).toBeNull();
+  });
+  it('two consumers stagger when not causal (measured +4–6%), else run free; one consumer always runs free', () => {
+    const order = (headDim: 64 | 128, causal: boolean) =>
+      planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }))).wgmma!;
+    expect([order(128, false).consumers, order(128, false).consumerOrder]).toEqual([2, 'stagger']);
+    expect([order(128, true).consumers, order(128, true).consumerOrder]).toEqual([2, 'free']);
+    expect([order(64, false).consumers, order(64, false).consumerOrder]).toEqual([1, 'free']);
+    expect([order(64, true).consumers, order(64, true).consumerOrder]).toEqual([2, 'free']);
+    // and the rendered kernel holds the named barrier only where it staggers
+    expect(renderVariant(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }))))).toContain('bar.sync %0, 256;');
+    expect(renderVariant(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' }))))).not.toContain('bar.sync');
   });
 });
