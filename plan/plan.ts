@@ -186,8 +186,6 @@ export interface WgmmaPlan {
    * causal (where it spilled 16 bytes), alternate −5 to −9%; so two consumers stagger when not causal.
    */
   consumerOrder: 'free' | 'stagger' | 'alternate';
-  /** exp2 of score pairs in f16x2 (half the MUFU work), P to e4m3 from f16x2, tile sums in f16x2. */
-  exp2Pairs: boolean;
 }
 
 /**
@@ -231,7 +229,6 @@ const WAVES_PER_HEAD_GROUP = 2;
 // results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K with two consumers; 232 with one consumer and
 // two blocks per SM.
 const WGMMA_PRODUCER_REGISTERS = 24;
-const WGMMA_EXP2_PAIRS = false;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
 function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
@@ -445,7 +442,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           qkOperand: swizzledOperand(D),
           vOperand: swizzledOperand(t.ctaK),
           consumerOrder: t.warps / 4 === 2 && !spec.causal ? 'stagger' : 'free',
-          exp2Pairs: WGMMA_EXP2_PAIRS,
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
