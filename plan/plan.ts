@@ -179,13 +179,13 @@ export interface WgmmaPlan {
   qkOperand: SwizzledOperand;
   vOperand: SwizzledOperand;
   /**
-   * How the two consumer warpgroups are ordered: "free" (each runs at its own pace), "stagger"
-   * (the second starts when the first issues its first P·V), "alternate" (their P·V issues take turns
-   * through named barriers, FlashAttention-3's ping-pong). Measured on the H100 at D=128
-   * (results/wgmma/experiments/ab-consumer-order.json): stagger +4–6% non-causal and within noise
-   * causal (where it spilled 16 bytes), alternate −5 to −9%; so two consumers stagger when not causal.
+   * How the two consumer warpgroups start: "free" (each at once), or "stagger" (the second issues its
+   * first Q·Kᵀ when the first issues its first P·V, through a named barrier), after which each runs at
+   * its own pace. Measured on the H100 at D=128 (results/wgmma/experiments/ab-consumer-order.json):
+   * stagger +4–6% non-causal and within noise causal (where it spilled 16 bytes); making their P·V
+   * issues alternate all along (FlashAttention-3's ping-pong, commit 39dba42) was 5–9% slower.
    */
-  consumerOrder: 'free' | 'stagger' | 'alternate';
+  consumerOrder: 'free' | 'stagger';
 }
 
 /**
