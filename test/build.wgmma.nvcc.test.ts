@@ -1,0 +1,66 @@
+/**
+ * The wgmma family (sm_90a) through the real build: the default wgmma specs at D=64 and D=128 compile
+ * with nvcc here (CI has nvcc but no GPU), without register spills, into PTX that holds the warpgroup
+ * instructions of their plans and no mma.sync. The GPU results of these kernels are in
+ * results/wgmma/ (checked on the lent H100); this suite keeps a template or plan change from
+ * breaking their compilation, or from making them spill, unnoticed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { build, planAll, type BuildManifest } from '../build/build.js';
+import { defaultSpecInput } from '../dsl/builder.js';
+import { parseSpec } from '../dsl/spec.js';
+import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
+
+describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causal and not)', () => {
+  const specs = [64, 128].flatMap((headDim) =>
+    [false, true].map((causal) => parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: headDim as 64 | 128, causal, dtype: 'fp16', mma: 'wgmma' }))),
+  );
+  const plans = planAll(specs);
+  let tmp = '';
+  let out = '';
+  let manifest: BuildManifest;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-wgmma-build-'));
+    out = path.join(tmp, 'out');
+    manifest = await build({ specs, outDir: out, jobs: 2, nvcc: requireNvcc() });
+  }, 600_000);
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('every kernel compiles without spills; the attention kernel launches with the registers its block shape leaves', () => {
+    expect(manifest.variants).toHaveLength(4);
+    for (const v of manifest.variants) {
+      const plan = plans.find((p) => p.name === v.name)!;
+      for (const e of v.ptxas) expect([e.spillStoreBytes, e.spillLoadBytes], `${v.name} ${e.kernel}`).toEqual([0, 0]);
+      const attention = v.ptxas.find((e) => e.kernel === 'attentionKernel')!;
+      // 64K registers over (consumers + 1) warpgroups × blocks per SM, in steps of 8; setmaxnreg then
+      // moves them from the producer to the consumers.
+      const launch = Math.floor(65536 / (plan.threads * plan.minBlocksPerSm) / 8) * 8;
+      expect(attention.registers, v.name).toBeLessThanOrEqual(launch);
+      expect(plan.wgmma!.producerRegisters * 128 + plan.wgmma!.consumerRegisters * 128 * plan.wgmma!.consumers).toBeLessThanOrEqual(launch * plan.threads);
+    }
+  });
+
+  it('the PTX holds the INT8 and the head-dim FP8 wgmma, TMA, setmaxnreg, the operand swizzles of the plan, and no mma.sync', () => {
+    for (const v of manifest.variants) {
+      const plan = plans.find((p) => p.name === v.name)!;
+      const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
+      expect(v.ptxEmbedded).toBe(false);
+      expect(ptx).toContain('wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8');
+      expect(ptx).toContain(`wgmma.mma_async.sync.aligned.m64n${plan.headDim}k32.f32.e4m3.e4m3`);
+      expect(ptx).toContain('cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes');
+      expect(ptx).toContain(`setmaxnreg.inc.sync.aligned.u32 ${plan.wgmma!.consumerRegisters}`);
+      expect(ptx).not.toContain('mma.sync.aligned');
+      // two consumers stagger (consumer 0 arrives at a named barrier) only when not causal
+      expect(ptx.includes('bar.arrive'), v.name).toBe(plan.wgmma!.consumerOrder === 'stagger');
+      const cu = readFileSync(path.join(out, v.source), 'utf8');
+      expect(cu).toContain(plan.wgmma!.qkOperand.tmaSwizzle);
+      expect(plan.wgmma!.qkOperand.rowBytes).toBe(plan.headDim);
+    }
+  });
+});
