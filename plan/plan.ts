@@ -169,12 +169,19 @@ export interface WgmmaPlan {
   qkOperandB: number;
   qkOperandScale: number;
   pvRegisters: number[];
+  pvOperandRefs: string[];
+  /** Registers of one score buffer: the Q·Kᵀ accumulators, or the P·V partial with its row sums if more. */
+  scoreSlots: number;
   pvOperandsA: number[];
   pvOperandB: number;
   pvOperandScale: number;
   /** Bytes TMA brings per stage (K tile + Vᵀ tile), and where the mbarriers sit. */
   stageTxBytes: number;
   barrierOffset: number;
+  /** Rows of ones after Vᵀ's D rows: their P·V columns are the rows' sums of P (0: sums in FADDs). */
+  rowSumColumns: number;
+  pvSumAccumulators: number;
+  pvPtx: string;
   /** Shared-memory layout of the INT8 Q and K tiles (rows of D bytes) and of the FP8 Vᵀ tiles (rows of ctaK keys). */
   qkOperand: SwizzledOperand;
   vOperand: SwizzledOperand;
@@ -229,6 +236,7 @@ const WAVES_PER_HEAD_GROUP = 2;
 // results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K with two consumers; 232 with one consumer and
 // two blocks per SM.
 const WGMMA_PRODUCER_REGISTERS = 24;
+const WGMMA_ROW_SUM_COLUMNS = 0;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
 function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
@@ -302,8 +310,10 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const q = smemTile(t.ctaQ, D, 1, 0, threads);
   const k = smemTile(t.ctaK, D, t.stages, q.bytes, threads);
   // FP8 V is stored transposed (head-dim rows of ctaK keys); 16-bit V keeps key rows of D elements.
+  // wgmma with row sums on the tensor cores: rows of ones after Vᵀ's D rows (their P·V columns are the row sums).
+  const rowSumColumns = wgmma ? WGMMA_ROW_SUM_COLUMNS : 0;
   const v = fp8
-    ? smemTile(D, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
+    ? smemTile(D + rowSumColumns, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
     : smemTile(t.ctaK, D * 2, t.stages, k.offset + k.bytes * t.stages, threads);
   const barrierOffset = v.offset + v.bytes * t.stages;
   // wgmma: full and empty barriers per stage and one for Q, 8 bytes each, then 1 KiB of alignment slack.
@@ -435,8 +445,11 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           consumerRegisters: wgmmaConsumerRegisters(t.warps / 4, t.minBlocksPerSm),
           qkAccumulators: (64 * t.ctaK) / WARPGROUP,
           pvAccumulators: (64 * D) / WARPGROUP,
-          ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP),
-          stageTxBytes: k.bytes + v.bytes,
+          ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP, (64 * rowSumColumns) / WARPGROUP),
+          stageTxBytes: k.bytes + D * t.ctaK,
+          rowSumColumns,
+          pvSumAccumulators: (64 * rowSumColumns) / WARPGROUP,
+          pvPtx: rowSumColumns ? `wgmma.mma_async.sync.aligned.m64n${D + rowSumColumns}k32.f32.e4m3.e4m3` : INSTRUCTIONS[pvInstruction].ptx,
           barrierOffset,
           // INT8 rows are D bytes; FP8 Vᵀ rows are ctaK keys of one byte.
           qkOperand: swizzledOperand(D),
@@ -449,17 +462,22 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
 }
 
 /** wgmma inline-asm operand numbering: accumulators first, then the inputs in the order the asm lists them. */
-function asmOperands(qkAccumulators: number, pvAccumulators: number) {
+function asmOperands(qkAccumulators: number, pvAccumulators: number, pvSumAccumulators: number) {
   const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
+  const pvAll = pvAccumulators + pvSumAccumulators;
   return {
     qkRegisters: range(qkAccumulators),
     qkOperandA: qkAccumulators,
     qkOperandB: qkAccumulators + 1,
     qkOperandScale: qkAccumulators + 2,
-    pvRegisters: range(pvAccumulators),
-    pvOperandsA: range(4, pvAccumulators),
-    pvOperandB: pvAccumulators + 4,
-    pvOperandScale: pvAccumulators + 5,
+    pvRegisters: range(pvAll),
+    // the P·V accumulators: O's partial, then the row-sum columns, all in a tile's score registers (a
+    // wgmma accumulator is one contiguous register block)
+    pvOperandRefs: range(pvAll).map((i) => `d[${i}]`),
+    scoreSlots: Math.max(qkAccumulators, pvAll),
+    pvOperandsA: range(4, pvAll),
+    pvOperandB: pvAll + 4,
+    pvOperandScale: pvAll + 5,
   };
 }
 
