@@ -60,9 +60,12 @@ export const INSTRUCTIONS = {
     minCuda: [12, 0],
     minArch: 'sm_90a',
   },
-  /** The same for D = 64 columns. */
-  'wgmma.m64n64k32.e4m3.f32': {
-    ptx: 'wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3',
+  /**
+   * The same for D = 64: 64 output columns and 8 more, whose Vᵀ rows are ones, so they hold the rows'
+   * sums of P (the softmax denominators come from the tensor cores instead of 64 FADDs per thread and tile).
+   */
+  'wgmma.m64n72k32.e4m3.f32': {
+    ptx: 'wgmma.mma_async.sync.aligned.m64n72k32.f32.e4m3.e4m3',
     minPtxIsa: [8, 0],
     minCuda: [12, 0],
     minArch: 'sm_90a',
@@ -99,7 +102,7 @@ export interface ArchCapability {
 const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
 const INT8: InstructionName[] = ['mma.m16n8k32.s8.s32'];
 const FP8: InstructionName[] = ['mma.m16n8k32.e4m3.f32', 'mma.m16n8k32.e4m3.f16'];
-const WGMMA: InstructionName[] = ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32', 'wgmma.m64n64k32.e4m3.f32'];
+const WGMMA: InstructionName[] = ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32', 'wgmma.m64n72k32.e4m3.f32'];
 
 export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_80: {

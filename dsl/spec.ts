@@ -150,9 +150,9 @@ function formatValue(value: unknown): string {
 /** The instructions a spec's mma steps lower to. */
 export function instructionsOf(spec: AttentionSpec): InstructionName[] {
   // pv "wgmma.e4m3" under mma.sync is refused by wgmmaIssues before any instruction is looked up.
-  // wgmma: N of Q·Kᵀ is the 128-key tile, N of P·V the head dim.
+  // wgmma: N of Q·Kᵀ is the 128-key tile, N of P·V the head dim (at D=64 with 8 row-sum columns more).
   if (spec.mma === 'wgmma' || spec.pv.instruction === 'wgmma.e4m3')
-    return ['wgmma.m64n128k32.s8.s32', spec.headDim === 64 ? 'wgmma.m64n64k32.e4m3.f32' : 'wgmma.m64n128k32.e4m3.f32'];
+    return ['wgmma.m64n128k32.s8.s32', spec.headDim === 64 ? 'wgmma.m64n72k32.e4m3.f32' : 'wgmma.m64n128k32.e4m3.f32'];
   const qk: InstructionName = 'mma.m16n8k32.s8.s32';
   if (spec.pv.instruction === 'm16n8k16') {
     return [qk, spec.dtype === 'bf16' ? 'mma.m16n8k16.bf16.f32' : 'mma.m16n8k16.f16.f32'];

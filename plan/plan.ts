@@ -181,7 +181,6 @@ export interface WgmmaPlan {
   /** Rows of ones after Vᵀ's D rows: their P·V columns are the rows' sums of P (0: sums in FADDs). */
   rowSumColumns: number;
   pvSumAccumulators: number;
-  pvPtx: string;
   /** Shared-memory layout of the INT8 Q and K tiles (rows of D bytes) and of the FP8 Vᵀ tiles (rows of ctaK keys). */
   qkOperand: SwizzledOperand;
   vOperand: SwizzledOperand;
@@ -207,6 +206,13 @@ export interface SwizzledOperand {
   /** Descriptor stride byte offset: 8 rows. */
   groupStrideBytes: number;
   tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' | 'CU_TENSOR_MAP_SWIZZLE_64B';
+}
+
+/** N of a wgmma mnemonic (…m64nNk32…). */
+function wgmmaN(ptx: string): number {
+  const m = /\.m64n(\d+)k32\./.exec(ptx);
+  if (!m) throw new RangeError(`not a wgmma m64nNk32 instruction: ${ptx}`);
+  return Number(m[1]);
 }
 
 function swizzledOperand(rowBytes: number): SwizzledOperand {
@@ -236,7 +242,6 @@ const WAVES_PER_HEAD_GROUP = 2;
 // results/wgmma/README.md): 128 × 24 + 256 × 240 ≤ 64K with two consumers; 232 with one consumer and
 // two blocks per SM.
 const WGMMA_PRODUCER_REGISTERS = 24;
-const WGMMA_ROW_SUM_COLUMNS = 0;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
 function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
@@ -310,8 +315,11 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const q = smemTile(t.ctaQ, D, 1, 0, threads);
   const k = smemTile(t.ctaK, D, t.stages, q.bytes, threads);
   // FP8 V is stored transposed (head-dim rows of ctaK keys); 16-bit V keeps key rows of D elements.
-  // wgmma with row sums on the tensor cores: rows of ones after Vᵀ's D rows (their P·V columns are the row sums).
-  const rowSumColumns = wgmma ? WGMMA_ROW_SUM_COLUMNS : 0;
+  // wgmma with row sums on the tensor cores: rows of ones after Vᵀ's D rows (their P·V columns are the
+  // row sums), as many as the P·V instruction has columns beyond D: 8 at D=64 (H100: +0.5–5%,
+  // results/wgmma/experiments/ab-d64-row-sums-on-tensor-cores.json), none at D=128, where the 4 more
+  // registers per score buffer made ptxas spill 1.1–1.4 KB.
+  const rowSumColumns = wgmma ? wgmmaN(INSTRUCTIONS[pvInstruction].ptx) - D : 0;
   const v = fp8
     ? smemTile(D + rowSumColumns, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
     : smemTile(t.ctaK, D * 2, t.stages, k.offset + k.bytes * t.stages, threads);
@@ -449,7 +457,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           stageTxBytes: k.bytes + D * t.ctaK,
           rowSumColumns,
           pvSumAccumulators: (64 * rowSumColumns) / WARPGROUP,
-          pvPtx: rowSumColumns ? `wgmma.mma_async.sync.aligned.m64n${D + rowSumColumns}k32.f32.e4m3.e4m3` : INSTRUCTIONS[pvInstruction].ptx,
           barrierOffset,
           // INT8 rows are D bytes; FP8 Vᵀ rows are ctaK keys of one byte.
           qkOperand: swizzledOperand(D),

@@ -46,13 +46,15 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
     }
   });
 
-  it('the PTX holds the INT8 and the head-dim FP8 wgmma, TMA, setmaxnreg, the operand swizzles of the plan, and no mma.sync', () => {
+  it('the PTX holds the INT8 and the head-dim (+ row sums) FP8 wgmma, TMA, setmaxnreg, the operand swizzles of the plan, and no mma.sync', () => {
     for (const v of manifest.variants) {
       const plan = plans.find((p) => p.name === v.name)!;
       const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
       expect(v.ptxEmbedded).toBe(false);
       expect(ptx).toContain('wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8');
-      expect(ptx).toContain(`wgmma.mma_async.sync.aligned.m64n${plan.headDim}k32.f32.e4m3.e4m3`);
+      // P·V's N: the head dim, and at D=64 8 row-sum columns more
+      expect(ptx).toContain(`wgmma.mma_async.sync.aligned.m64n${plan.headDim + plan.wgmma!.rowSumColumns}k32.f32.e4m3.e4m3`);
+      expect(plan.wgmma!.rowSumColumns).toBe(plan.headDim === 64 ? 8 : 0);
       expect(ptx).toContain('cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes');
       expect(ptx).toContain(`setmaxnreg.inc.sync.aligned.u32 ${plan.wgmma!.consumerRegisters}`);
       expect(ptx).not.toContain('mma.sync.aligned');

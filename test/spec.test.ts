@@ -509,14 +509,19 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
       expectIssue(refusal(edited(wgmma(), (s) => (s.arch = arch))), 'mma', 'wgmma', new RegExp(`only on sm_90a \\(arch is ${arch}\\)`));
     }
   });
-  it('takes headDim 64: Q and K rows of 64 bytes in the 64-byte swizzle, P·V on m64n64k32', () => {
+  it('takes headDim 64: Q and K rows of 64 bytes in the 64-byte swizzle, P·V on m64n72k32 (8 row-sum columns)', () => {
     const spec = parseSpec(edited(wgmma(), (s) => (s.headDim = 64)));
-    expect(instructionsOf(spec)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n64k32.e4m3.f32']);
+    expect(instructionsOf(spec)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n72k32.e4m3.f32']);
     const plan = planKernel(spec);
     expect(plan.wgmma!.qkOperand).toEqual({ rowBytes: 64, descriptorMode: 2, groupStrideBytes: 512, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_64B' });
     expect(plan.wgmma!.vOperand).toEqual({ rowBytes: 128, descriptorMode: 1, groupStrideBytes: 1024, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' });
     expect(plan.wgmma!.pvAccumulators).toBe(32);
-    expect(plan.ptx.pv).toBe('wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3');
+    expect(plan.ptx.pv).toBe('wgmma.mma_async.sync.aligned.m64n72k32.f32.e4m3.e4m3');
+    // the 8 columns beyond D: ones rows after Vᵀ in every stage, 4 more accumulators in each score buffer
+    expect([plan.wgmma!.rowSumColumns, plan.wgmma!.pvSumAccumulators, plan.wgmma!.scoreSlots]).toEqual([8, 4, 64]);
+    expect(plan.smem.v.rows).toBe(64 + 8);
+    expect(plan.wgmma!.stageTxBytes).toBe(128 * 64 + 64 * 128);  // TMA brings the K tile and D rows of Vᵀ only
+    expect(plan.wgmma!.pvOperandRefs).toEqual([...Array(36).keys()].map((i) => `d[${i}]`));
   });
   it('takes one consumer warpgroup with two blocks per SM, and refuses other block shapes by field', () => {
     const one = parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 2 })));
