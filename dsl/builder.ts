@@ -83,7 +83,8 @@ export interface DefaultSpecOptions {
  */
 function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
   const causal = o.causal ?? false;
-  const shape = o.headDim === 64 && !causal ? WGMMA_SHAPES[1]! : WGMMA_SHAPES[0]!;
+  const warps = o.headDim === 64 && !causal ? 4 : 8;
+  const shape = WGMMA_SHAPES.find((s) => s.warps === warps)!;
   return {
     arch: o.arch,
     mma: 'wgmma',

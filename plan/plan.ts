@@ -169,7 +169,6 @@ export interface WgmmaPlan {
   qkOperandB: number;
   qkOperandScale: number;
   pvRegisters: number[];
-  pvOperandRefs: string[];
   /** Registers of one score buffer: the Q·Kᵀ accumulators, or the P·V partial with its row sums if more. */
   scoreSlots: number;
   pvOperandsA: number[];
@@ -478,9 +477,8 @@ function asmOperands(qkAccumulators: number, pvAccumulators: number, pvSumAccumu
     qkOperandB: qkAccumulators + 1,
     qkOperandScale: qkAccumulators + 2,
     pvRegisters: range(pvAll),
-    // the P·V accumulators: O's partial, then the row-sum columns, all in a tile's score registers (a
-    // wgmma accumulator is one contiguous register block)
-    pvOperandRefs: range(pvAll).map((i) => `d[${i}]`),
+    // (the P·V accumulators, O's partial then the row-sum columns, are all a tile's score registers:
+    // a wgmma accumulator is one contiguous register block)
     scoreSlots: Math.max(qkAccumulators, pvAll),
     pvOperandsA: range(4, pvAll),
     pvOperandB: pvAll + 4,

@@ -521,7 +521,7 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     expect([plan.wgmma!.rowSumColumns, plan.wgmma!.pvSumAccumulators, plan.wgmma!.scoreSlots]).toEqual([8, 4, 64]);
     expect(plan.smem.v.rows).toBe(64 + 8);
     expect(plan.wgmma!.stageTxBytes).toBe(128 * 64 + 64 * 128);  // TMA brings the K tile and D rows of Vᵀ only
-    expect(plan.wgmma!.pvOperandRefs).toEqual([...Array(36).keys()].map((i) => `d[${i}]`));
+    expect(plan.wgmma!.pvRegisters).toEqual([...Array(36).keys()]);  // 32 of O's partial, 4 row sums, one register block
   });
   it('takes one consumer warpgroup with two blocks per SM, and refuses other block shapes by field', () => {
     const one = parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 2 })));
