@@ -36,6 +36,12 @@ export const TilingSchema = z
       .boolean()
       .default(false)
       .describe('issue the Q·Kᵀ mma of the next key tile before the softmax of this one (needs stages ≥ 3)'),
+    producer: z
+      .boolean()
+      .optional()
+      .describe(
+        'mma "wgmma" only: a producer warpgroup issues the TMA loads (true, the default), or the consumer warpgroup\'s first thread does (false: 128 threads per block, so more blocks fit on an SM)',
+      ),
   })
   .strict();
 
@@ -80,16 +86,26 @@ export const PvWgmmaSchema = z
 export const PvSchema = z.discriminatedUnion('instruction', [PvFp8Schema, PvHalfSchema, PvWgmmaSchema]);
 
 export const MMAS = ['mma.sync', 'wgmma'] as const;
-/** wgmma variants of this version: the one tile shape measured (results/wgmma/README.md). */
 /**
- * The wgmma block shapes: consumer warpgroups (warps / 4) of 64 query rows with 128-key tiles, and
- * blocks per SM. Two consumers share each K/V stage in one block; one consumer per block runs two
- * blocks per SM, which pipeline independently (twice the K/V traffic from L2).
+ * The wgmma block shapes: consumer warpgroups (warps / 4) of 64 query rows with 128-key tiles, blocks
+ * per SM, and who issues the TMA loads. Two consumers share each K/V stage in one block; one consumer
+ * per block runs two or three blocks per SM, which pipeline independently (more K/V traffic from L2).
+ * Without a producer warpgroup a block is 128 threads and takes the whole register share of its
+ * blocks per SM (255 at two, 168 at three).
  */
-export const WGMMA_SHAPES: readonly { warps: 4 | 8; minBlocksPerSm: number }[] = [
-  { warps: 8, minBlocksPerSm: 1 },
-  { warps: 4, minBlocksPerSm: 2 },
+export interface WgmmaShape {
+  warps: 4 | 8;
+  minBlocksPerSm: number;
+  producer: boolean;
+}
+export const WGMMA_SHAPES: readonly WgmmaShape[] = [
+  { warps: 8, minBlocksPerSm: 1, producer: true },
+  { warps: 4, minBlocksPerSm: 2, producer: true },
+  { warps: 4, minBlocksPerSm: 2, producer: false },
+  { warps: 4, minBlocksPerSm: 3, producer: false },
+  { warps: 4, minBlocksPerSm: 4, producer: false },
 ];
+const describeShape = (s: WgmmaShape) => `${s.warps} warps × ${s.minBlocksPerSm} blocks per SM ${s.producer ? 'with' : 'without'} a producer`;
 
 export const AttentionSpecSchema = z
   .object({
@@ -162,13 +178,15 @@ export function instructionsOf(spec: AttentionSpec): InstructionName[] {
 
 /**
  * The wgmma rules: sm_90a only; a shape of WGMMA_SHAPES (consumer warpgroups of 64 query rows,
- * 128-key tiles, one 16-row INT8 scale band per warp); at least three K/V stages, because the
- * next tile's Q·Kᵀ is issued before this tile's softmax (overlapQk). D = 64 and 128 (Q and K rows of
+ * 128-key tiles, one 16-row INT8 scale band per warp); at least three K/V stages when the next
+ * tile's Q·Kᵀ is issued before this tile's softmax (overlapQk, required with a producer warpgroup),
+ * two otherwise. D = 64 and 128 (Q and K rows of
  * 64 or 128 bytes, in TMA's 64- or 128-byte swizzle).
  */
 function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, rule: string) => void): void {
   const { tiling, pv, qk } = spec;
   if (spec.mma !== 'wgmma') {
+    if (tiling.producer !== undefined) add('tiling.producer', tiling.producer, 'only with mma "wgmma" (mma.sync blocks load with every thread)');
     if (pv.instruction === 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'needs mma "wgmma" (with mma "mma.sync" use "m16n8k32.e4m3" or "m16n8k16")');
     return;
   }
@@ -176,12 +194,16 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
   if (pv.instruction !== 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'mma "wgmma" needs pv.instruction "wgmma.e4m3"');
   if (tiling.warpQ !== 16) add('tiling.warpQ', tiling.warpQ, 'must be 16 with mma "wgmma" (a warp owns 16 rows of its warpgroup\'s 64)');
   if (tiling.ctaK !== 128) add('tiling.ctaK', tiling.ctaK, 'must be 128 with mma "wgmma" (one 128-byte swizzled row per operand row)');
-  const shape = WGMMA_SHAPES.find((s) => s.warps === tiling.warps);
-  if (!shape) add('tiling.warps', tiling.warps, 'must be 8 (two consumer warpgroups) or 4 (one) with mma "wgmma"');
-  else if (tiling.minBlocksPerSm !== shape.minBlocksPerSm)
-    add('tiling.minBlocksPerSm', tiling.minBlocksPerSm, `must be ${shape.minBlocksPerSm} with mma "wgmma" and ${tiling.warps} warps (the register split of ${shape.minBlocksPerSm === 1 ? 'one block' : 'two blocks'} per SM)`);
-  if (tiling.stages < 3) add('tiling.stages', tiling.stages, 'must be at least 3 with mma "wgmma" (a tile in P·V, the next in Q·Kᵀ, one loading)');
-  if (!tiling.overlapQk) add('tiling.overlapQk', false, 'must be true with mma "wgmma" (its schedule issues the next Q·Kᵀ before the softmax)');
+  const producer = tiling.producer ?? true;
+  const shape = WGMMA_SHAPES.find((s) => s.warps === tiling.warps && s.minBlocksPerSm === tiling.minBlocksPerSm && s.producer === producer);
+  if (!WGMMA_SHAPES.some((s) => s.warps === tiling.warps)) add('tiling.warps', tiling.warps, 'must be 8 (two consumer warpgroups) or 4 (one) with mma "wgmma"');
+  else if (!shape)
+    add(
+      'tiling.minBlocksPerSm',
+      tiling.minBlocksPerSm,
+      `with mma "wgmma", ${tiling.warps} warps and producer ${producer}: the shapes are ${WGMMA_SHAPES.map(describeShape).join('; ')}`,
+    );
+  if (producer && !tiling.overlapQk) add('tiling.overlapQk', false, 'must be true with mma "wgmma" and a producer warpgroup (its schedule issues the next Q·Kᵀ before the softmax)');
   if (qk.granularity !== 'per-warp') add('qk.granularity', qk.granularity, 'must be "per-warp" with mma "wgmma" (one scale per 16-row band a warp owns)');
 }
 
@@ -306,7 +328,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.dtype,
     spec.causal ? 'causal' : 'full',
     ...(spec.mma === 'wgmma' ? ['wgmma'] : []),
-    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}`,
+    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}`,
     `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}${spec.qk.foldDequant ? 'f' : ''}`,
     pv,
   ].join('_');

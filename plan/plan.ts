@@ -154,7 +154,13 @@ export interface KernelPlan {
  */
 export interface WgmmaPlan {
   consumers: number;
-  /** setmaxnreg of the producer and of the consumer warpgroups (their sum over 384 threads ≤ 64K). */
+  /**
+   * 1: a producer warpgroup issues every TMA load and the registers are split by setmaxnreg; 0: the
+   * consumer's first thread issues them (Q and the first stages up front, each stage again once its
+   * P·V is done), and the launch bounds give the block its whole share of the register file.
+   */
+  producerWarpgroups: 0 | 1;
+  /** setmaxnreg of the producer and of the consumer warpgroups (their sum over 384 threads ≤ 64K); with no producer, the launch bounds' cap. */
   producerRegisters: number;
   consumerRegisters: number;
   /** Accumulator registers per thread of Q·Kᵀ and of P·V (64 rows × N columns over 128 threads); the k32 steps are the plan's qkKSteps and pvKSteps. */
@@ -243,9 +249,13 @@ const WAVES_PER_HEAD_GROUP = 2;
 const WGMMA_PRODUCER_REGISTERS = 24;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
-function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number): number {
-  const share = SM_REGISTERS / blocksPerSm - WARPGROUP * WGMMA_PRODUCER_REGISTERS;
-  return Math.min(WGMMA_MAX_CONSUMER_REGISTERS, Math.floor(share / (WARPGROUP * consumers) / 8) * 8);
+// Without a producer (one consumer per block), a block's share of the register file in steps of 8,
+// at most 255 (the ISA's limit): 255 at two blocks per SM, 168 at three.
+const MAX_REGISTERS_PER_THREAD = 255;
+function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number, producer: boolean): number {
+  const share = SM_REGISTERS / blocksPerSm - (producer ? WARPGROUP * WGMMA_PRODUCER_REGISTERS : 0);
+  const cap = producer ? WGMMA_MAX_CONSUMER_REGISTERS : MAX_REGISTERS_PER_THREAD;
+  return Math.min(cap, Math.floor(share / (WARPGROUP * consumers) / 8) * 8);
 }
 const WARPGROUP = 128;
 const DISPATCH_RANK_MMA_SYNC = 0;
@@ -289,8 +299,10 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const t = spec.tiling;
   const D = spec.headDim;
   const wgmma = spec.mma === 'wgmma';
-  // wgmma: the spec's warps are the consumer warps; a producer warpgroup comes on top.
-  const threads = t.warps * 32 + (wgmma ? WARPGROUP : 0);
+  // wgmma: the spec's warps are the consumer warps; a producer warpgroup comes on top unless the
+  // spec says producer false.
+  const producer = wgmma && (t.producer ?? true);
+  const threads = t.warps * 32 + (producer ? WARPGROUP : 0);
   const fp8 = spec.pv.instruction !== 'm16n8k16';
   const mTiles = t.warpQ / 16;
   const qkNTiles = t.ctaK / 8;
@@ -304,7 +316,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true, t.overlapQk);
   // Registers per thread the launch bounds leave: the register file (64K) shared by minBlocksPerSm blocks.
   const registerBudget = wgmma
-    ? wgmmaConsumerRegisters(t.warps / 4, t.minBlocksPerSm)
+    ? wgmmaConsumerRegisters(t.warps / 4, t.minBlocksPerSm, producer)
     : Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
   // ptxas needs about 50 registers beyond the accumulator count (measured: 181 for an estimate of 128
   // at WARP_Q 16, D 128); Q stays in registers only when that margin is left, else it spills.
@@ -448,8 +460,9 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     wgmma: wgmma
       ? {
           consumers: t.warps / 4,
-          producerRegisters: WGMMA_PRODUCER_REGISTERS,
-          consumerRegisters: wgmmaConsumerRegisters(t.warps / 4, t.minBlocksPerSm),
+          producerWarpgroups: producer ? 1 : 0,
+          producerRegisters: producer ? WGMMA_PRODUCER_REGISTERS : 0,
+          consumerRegisters: registerBudget,
           qkAccumulators: (64 * t.ctaK) / WARPGROUP,
           pvAccumulators: (64 * D) / WARPGROUP,
           ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP, (64 * rowSumColumns) / WARPGROUP),
