@@ -23,7 +23,7 @@ export const TilingSchema = z
     ctaQ: positiveInt.describe('query rows per thread block (CTA_Q); must equal warpQ × warps'),
     ctaK: positiveInt.describe('keys per main-loop iteration (CTA_K); multiple of 32'),
     warpQ: positiveInt.describe('query rows per warp (WARP_Q); multiple of 16'),
-    warps: z.literal([1, 2, 4, 8]).describe('warps per block'),
+    warps: z.literal([1, 2, 4, 8, 12]).describe('warps per block (12: three wgmma consumer warpgroups, mma "wgmma" only)'),
     stages: z.number().int().min(2).max(4).describe('shared-memory stages of the K/V cp.async pipeline (2 = double buffering)'),
     minBlocksPerSm: z
       .number()
@@ -94,7 +94,7 @@ export const MMAS = ['mma.sync', 'wgmma'] as const;
  * blocks per SM (255 at two, 168 at three).
  */
 export interface WgmmaShape {
-  warps: 4 | 8;
+  warps: 4 | 8 | 12;
   minBlocksPerSm: number;
   producer: boolean;
 }
@@ -104,6 +104,8 @@ export const WGMMA_SHAPES: readonly WgmmaShape[] = [
   { warps: 4, minBlocksPerSm: 2, producer: false },
   { warps: 4, minBlocksPerSm: 3, producer: false },
   { warps: 4, minBlocksPerSm: 4, producer: false },
+  { warps: 8, minBlocksPerSm: 1, producer: false },
+  { warps: 12, minBlocksPerSm: 1, producer: false },
 ];
 const describeShape = (s: WgmmaShape) => `${s.warps} warps × ${s.minBlocksPerSm} blocks per SM ${s.producer ? 'with' : 'without'} a producer`;
 
@@ -186,6 +188,7 @@ export function instructionsOf(spec: AttentionSpec): InstructionName[] {
 function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, rule: string) => void): void {
   const { tiling, pv, qk } = spec;
   if (spec.mma !== 'wgmma') {
+    if (tiling.warps === 12) add('tiling.warps', 12, 'must be 1, 2, 4 or 8 with mma "mma.sync" (12 is three wgmma consumer warpgroups)');
     if (tiling.producer !== undefined) add('tiling.producer', tiling.producer, 'only with mma "wgmma" (mma.sync blocks load with every thread)');
     if (pv.instruction === 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'needs mma "wgmma" (with mma "mma.sync" use "m16n8k32.e4m3" or "m16n8k16")');
     return;
@@ -196,7 +199,7 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
   if (tiling.ctaK !== 128) add('tiling.ctaK', tiling.ctaK, 'must be 128 with mma "wgmma" (one 128-byte swizzled row per operand row)');
   const producer = tiling.producer ?? true;
   const shape = WGMMA_SHAPES.find((s) => s.warps === tiling.warps && s.minBlocksPerSm === tiling.minBlocksPerSm && s.producer === producer);
-  if (!WGMMA_SHAPES.some((s) => s.warps === tiling.warps)) add('tiling.warps', tiling.warps, 'must be 8 (two consumer warpgroups) or 4 (one) with mma "wgmma"');
+  if (!WGMMA_SHAPES.some((s) => s.warps === tiling.warps)) add('tiling.warps', tiling.warps, `must be ${[...new Set(WGMMA_SHAPES.map((s) => s.warps))].join(', ')} (consumer warpgroups × 4) with mma "wgmma"`);
   else if (!shape)
     add(
       'tiling.minBlocksPerSm',
