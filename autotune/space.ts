@@ -52,6 +52,8 @@ export interface SpaceAxes {
   minBlocksPerSm: readonly number[];
   /** Issue the next tile's Q·Kᵀ before this tile's softmax (needs stages ≥ 3). */
   overlapQk: readonly boolean[];
+  /** wgmma only (the other forms take true): a producer warpgroup issues the TMA loads, or the consumer's first thread does (tiling.producer). */
+  producer: readonly boolean[];
   /** Rows sharing one INT8 scale of Q and K. */
   granularity: readonly Granularity[];
   /** Subtract K's per-channel mean before quantizing. */
@@ -68,7 +70,7 @@ export interface SpaceAxes {
 }
 
 /** Nesting of the product, outermost first: the candidates' order within one problem. */
-export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'granularity', 'smoothK', 'foldDequant'] as const;
+export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'granularity', 'smoothK', 'foldDequant'] as const;
 export type ProductAxis = (typeof AXIS_ORDER)[number];
 
 /**
@@ -97,7 +99,7 @@ export function defaultPvForms(arch: Arch): PvForm[] {
  * follows the arch's mma support (defaultPvForms).
  *
  *   warpQ {16, 32} × warps {4, 8} (ctaQ 64–256); ctaK {32, 64, 128}; stages {2, 3};
- *   minBlocksPerSm {1, 2}; overlapQk {false, true}; granularity {per-warp, per-thread, per-block};
+ *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false} (wgmma only); granularity {per-warp, per-thread, per-block};
  *   smoothK {true}; foldDequant {false, true} (the spec refuses it with per-thread scales and FP8
  *   P·V); flushKeys [64, 32] (FP8 only, first that divides ctaK).
  */
@@ -110,6 +112,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     stages: [2, 3],
     minBlocksPerSm: [1, 2],
     overlapQk: [false, true],
+    producer: [true, false],
     granularity: ['per-warp', 'per-thread', 'per-block'],
     smoothK: [true],
     foldDequant: [false, true],
@@ -198,6 +201,7 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
           for (const stages of axes.stages)
             for (const minBlocksPerSm of axes.minBlocksPerSm)
               for (const overlapQk of axes.overlapQk)
+                for (const producer of pv === 'wgmma' ? axes.producer : [true])
                 for (const granularity of axes.granularity)
                   for (const smoothK of axes.smoothK)
                     for (const foldDequant of axes.foldDequant) {
@@ -209,11 +213,11 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                       causal: problem.causal,
                       dtype: problem.dtype,
                       layout: problem.layout,
-                      tiling: { ctaQ: warpQ * warps, ctaK, warpQ, warps, stages, minBlocksPerSm, overlapQk },
+                      tiling: { ctaQ: warpQ * warps, ctaK, warpQ, warps, stages, minBlocksPerSm, overlapQk, ...(producer ? {} : { producer }) },
                       qk: { type: 'int8', granularity, smoothK, foldDequant },
                       pv: pvObject,
                     };
-                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, granularity, smoothK, foldDequant };
+                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, granularity, smoothK, foldDequant };
                     if (pvObject.instruction === 'm16n8k32.e4m3') point.flushKeys = pvObject.flushKeys;
                     out.push({ name: variantName(input), problem, point, input });
                   }

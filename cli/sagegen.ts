@@ -165,6 +165,8 @@ interface AutotuneFlags {
   granularity?: string;
   'smooth-k'?: string;
   'fold-dequant'?: string;
+  'overlap-qk'?: string;
+  producer?: string;
   'dry-run'?: boolean;
   'compile-only'?: boolean;
   measure?: string;
@@ -201,6 +203,8 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv.granularity !== undefined) axes.granularity = parseChoice('granularity', argv.granularity, GRANULARITIES);
   if (argv['smooth-k'] !== undefined) axes.smoothK = parseChoice('smooth-k', argv['smooth-k'], ['true', 'false'] as const).map((v) => v === 'true');
   if (argv['fold-dequant'] !== undefined) axes.foldDequant = parseChoice('fold-dequant', argv['fold-dequant'], ['true', 'false'] as const).map((v) => v === 'true');
+  if (argv['overlap-qk'] !== undefined) axes.overlapQk = parseChoice('overlap-qk', argv['overlap-qk'], ['true', 'false'] as const).map((v) => v === 'true');
+  if (argv.producer !== undefined) axes.producer = parseChoice('producer', argv.producer, ['true', 'false'] as const).map((v) => v === 'true');
   for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
     if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
   }
@@ -374,6 +378,8 @@ const autotuneOptions = {
   granularity: { type: 'string', describe: `Q/K quantization granularities, comma-separated: ${GRANULARITIES.join(', ')} (default all)` },
   'smooth-k': { type: 'string', describe: 'K smoothing: true, false or both as "true,false" (default true)' },
   'fold-dequant': { type: 'string', describe: 'qk.foldDequant: true, false or both as "true,false" (default false)' },
+  'overlap-qk': { type: 'string', describe: 'tiling.overlapQk: true, false or both as "true,false" (default both)' },
+  producer: { type: 'string', describe: 'wgmma only, tiling.producer: true, false or both as "true,false" (default both)' },
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
   'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },

@@ -12,7 +12,7 @@
  */
 import type { Arch } from './capabilities.js';
 import { CAPABILITIES } from './capabilities.js';
-import { parseSpec, WGMMA_SHAPES, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
+import { parseSpec, type AttentionSpec, type AttentionSpecInput, type Granularity, type Tiling } from './spec.js';
 
 /**
  * Default tiles: CTA_Q 128, CTA_K 64 as published for SageAttention2's mma.sync path, but WARP_Q 16
@@ -75,16 +75,23 @@ export interface DefaultSpecOptions {
 
 /**
  * The wgmma variant of this version, measured on the H100 (results/wgmma/README.md): 128-key tiles,
- * 3 stages, the next tile's Q·Kᵀ overlapped, per-warp INT8 scales with the dequantization folded
- * into the exp2 (+11–14% over not folding), FP8 P·V in full e4m3 range with f32 accumulation. Block
- * shape: two consumer warpgroups per block, except D=64 non-causal, where one consumer warpgroup
- * and two blocks per SM measured 3–13% faster (at D=64 causal and at D=128 it was slower, or spilled).
+ * per-warp INT8 scales with the dequantization folded into the exp2 (+11–14% over not folding), FP8
+ * P·V in full e4m3 range with f32 accumulation. Block shape, from same-run A/Bs
+ * (results/wgmma/experiments/producerless/):
+ * - D=128 non-causal: two consumer warpgroups and a producer, 3 stages, the next tile's Q·Kᵀ issued
+ *   before this tile's softmax: the fastest at N ≥ 16K (one consumer without a producer, three blocks
+ *   per SM, is 8–21% faster at 1K–4K and 5–8% slower at 16K; `sagegen autotune` picks per kv_len).
+ * - Elsewhere (D=64, causal): one consumer warpgroup per block and no producer, three blocks per SM,
+ *   each tile's Q·Kᵀ waited for in its step (the other blocks fill the gap), 2 stages: +9–53% at D=64,
+ *   +17–21% causal at N ≤ 4K and even at 16K.
  * parseSpec refuses it on other archs, naming the field.
  */
 function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
   const causal = o.causal ?? false;
-  const warps = o.headDim === 64 && !causal ? 4 : 8;
-  const shape = WGMMA_SHAPES.find((s) => s.warps === warps)!;
+  const pipelined = o.headDim === 128 && !causal;
+  const tiling = pipelined
+    ? { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8 as const, minBlocksPerSm: 1, stages: 3, overlapQk: true }
+    : { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4 as const, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false };
   return {
     arch: o.arch,
     mma: 'wgmma',
@@ -92,7 +99,7 @@ function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
     causal,
     dtype: o.dtype ?? 'fp16',
     layout: o.layout ?? 'HND',
-    tiling: { ctaQ: 16 * shape.warps, ctaK: 128, warpQ: 16, warps: shape.warps, minBlocksPerSm: shape.minBlocksPerSm, stages: 3, overlapQk: true },
+    tiling,
     qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant: true },
     pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
   };
