@@ -199,7 +199,7 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
   if (tiling.ctaK !== 128) add('tiling.ctaK', tiling.ctaK, 'must be 128 with mma "wgmma" (one 128-byte swizzled row per operand row)');
   const producer = tiling.producer ?? true;
   const shape = WGMMA_SHAPES.find((s) => s.warps === tiling.warps && s.minBlocksPerSm === tiling.minBlocksPerSm && s.producer === producer);
-  if (!WGMMA_SHAPES.some((s) => s.warps === tiling.warps)) add('tiling.warps', tiling.warps, `must be ${[...new Set(WGMMA_SHAPES.map((s) => s.warps))].join(', ')} (consumer warpgroups × 4) with mma "wgmma"`);
+  if (!WGMMA_SHAPES.some((s) => s.warps === tiling.warps)) add('tiling.warps', tiling.warps, `must be ${[...new Set(WGMMA_SHAPES.map((s) => s.warps))].sort((a, b) => a - b).join(', ')} (consumer warpgroups × 4) with mma "wgmma"`);
   else if (!shape)
     add(
       'tiling.minBlocksPerSm',

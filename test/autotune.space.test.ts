@@ -35,13 +35,20 @@ import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8');
 
-/** Size of the product: every axis in AXIS_ORDER multiplies (flushKeys is chosen per candidate, not multiplied). */
-const productSize = (axes: SpaceAxes) => AXIS_ORDER.reduce((n, a) => n * axes[a].length, 1);
+/**
+ * Size of the product: every axis in AXIS_ORDER multiplies (flushKeys is chosen per candidate, not
+ * multiplied), except producer, which only the wgmma form varies (the mma.sync forms take true).
+ */
+const productSize = (axes: SpaceAxes) =>
+  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length : 1), 0) *
+  AXIS_ORDER.filter((a) => a !== 'pv' && a !== 'producer').reduce((n, a) => n * axes[a].length, 1);
 
 /** The axis tuples of the product nested in AXIS_ORDER, first axis outermost, written independently of the code. */
 function cartesian(axes: SpaceAxes): Record<string, unknown>[] {
   let rows: Record<string, unknown>[] = [{}];
-  for (const axis of AXIS_ORDER) rows = rows.flatMap((row) => (axes[axis] as readonly unknown[]).map((v) => ({ ...row, [axis]: v })));
+  const values = (axis: (typeof AXIS_ORDER)[number], row: Record<string, unknown>): readonly unknown[] =>
+    axis === 'producer' && row.pv !== 'wgmma' ? [true] : axes[axis];
+  for (const axis of AXIS_ORDER) rows = rows.flatMap((row) => values(axis, row).map((v) => ({ ...row, [axis]: v })));
   return rows;
 }
 
@@ -124,7 +131,7 @@ describe('searchSpace enumeration', () => {
 
   it('the product written out: (pv forms) × 2 warpQ × 2 warps × 3 ctaK × 2 stages × 2 minBlocks × 2 overlap × 3 granularities × 1 smoothK × 2 foldDequant', () => {
     const tiles = 2 * 2 * 3 * 2 * 2 * 2 * 3 * 1 * 2;
-    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength(4 * tiles); // wgmma + the three mma.sync forms
+    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength((2 + 3) * tiles); // wgmma × 2 producer settings + the three mma.sync forms
     expect(searchSpace({ archs: ['sm_89'], headDims: [128] })).toHaveLength(3 * tiles);
     expect(searchSpace({ archs: ['sm_80'], headDims: [128] })).toHaveLength(1 * tiles);
   });
@@ -173,7 +180,9 @@ describe('searchSpace enumeration', () => {
         stages: c.point.stages,
         minBlocksPerSm: c.point.minBlocksPerSm,
         overlapQk: c.point.overlapQk,
+        ...(c.point.producer ? {} : { producer: false }),
       });
+      if (c.point.pv !== 'wgmma') expect(c.point.producer).toBe(true);
       expect(c.input.qk).toEqual({ type: 'int8', granularity: c.point.granularity, smoothK: c.point.smoothK, foldDequant: c.point.foldDequant });
       expect(c.input).toMatchObject(c.problem);
     }
@@ -271,16 +280,20 @@ describe('wgmma candidates (sm_90a)', () => {
     expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.input.mma === undefined)).toBe(true);
   });
 
-  it('kept: the two block shapes × both foldDequant settings, per head dim and causal flag', () => {
-    const shapes = kept.map((k) => `${k.spec.headDim} ${k.spec.causal} ${k.spec.tiling.warps}x${k.spec.tiling.minBlocksPerSm} ${k.spec.qk.foldDequant}`).sort();
+  it('kept: the WGMMA_SHAPES the default axes reach × stages and schedule × both foldDequant settings, per head dim and causal flag', () => {
+    const shapeOf = (t: { warps: number; minBlocksPerSm: number; stages: number; overlapQk: boolean; producer?: boolean }) =>
+      `${t.warps}x${t.minBlocksPerSm}s${t.stages}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}`;
+    const shapes = kept.map((k) => `${k.spec.headDim} ${k.spec.causal} ${shapeOf(k.spec.tiling)} ${k.spec.qk.foldDequant}`).sort();
+    // With a producer: the next Q·Kᵀ overlapped, 3 stages. Without: serial at 2 or 3 stages, or
+    // overlapped at 3. minBlocksPerSm 3 and 4 and 12 warps are outside the default axes.
     const want: string[] = [];
     for (const headDim of [64, 128])
       for (const causal of [false, true])
-        for (const shape of ['4x2', '8x1'])
+        for (const shape of ['4x2s3o', '8x1s3o', '4x2s2c', '4x2s3c', '4x2s3oc', '8x1s2c', '8x1s3c', '8x1s3oc'])
           for (const fold of [false, true]) want.push(`${headDim} ${causal} ${shape} ${fold}`);
     expect(shapes).toEqual(want.sort());
     for (const k of kept) {
-      expect(k.spec.tiling).toMatchObject({ warpQ: 16, ctaK: 128, stages: 3, overlapQk: true });
+      expect(k.spec.tiling).toMatchObject({ warpQ: 16, ctaK: 128 });
       expect(k.spec.qk.granularity).toBe('per-warp');
       expect(k.plan.wgmma).not.toBeNull();
     }

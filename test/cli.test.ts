@@ -134,22 +134,22 @@ describe('plan, schema, render', () => {
   it('plan --mma wgmma plans the sm_90a warpgroup variants; other archs and unknown families are refused by name', async () => {
     const r = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '128', '--mma', 'wgmma']);
     expect(r.exitCode, r.stderr).toBe(0);
-    const plans = JSON.parse(r.stdout) as { name: string; threads: number; spec: { mma: string }; wgmma: { consumers: number } | null }[];
+    const plans = JSON.parse(r.stdout) as { name: string; threads: number; spec: { mma: string; causal: boolean }; wgmma: { consumers: number; producerWarpgroups: number } | null }[];
     expect(plans).toHaveLength(4);
     for (const p of plans) {
       expect(p.spec.mma).toBe('wgmma');
       expect(p.name).toContain('_wgmma_');
-      expect(p.threads).toBe(384);
-      expect(p.wgmma?.consumers).toBe(2);
+      // non-causal: two consumers and a producer; causal: one consumer loading for itself
+      expect([p.threads, p.wgmma?.consumers, p.wgmma?.producerWarpgroups]).toEqual(p.spec.causal ? [128, 1, 0] : [384, 2, 1]);
     }
     const sm89 = await sagegen(['plan', '--arch', 'sm_89', '--headdim', '128', '--mma', 'wgmma']);
     expect(sm89.exitCode).not.toBe(0);
     expect(sm89.stderr).toContain('mma = "wgmma": wgmma exists only on sm_90a (arch is sm_89)');
-    // D=64: one consumer warpgroup and two blocks per SM non-causal (measured faster), two consumers causal
+    // D=64: one consumer warpgroup, no producer, three blocks per SM (measured faster), causal or not
     const d64 = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '64', '--mma', 'wgmma', '--dtype', 'fp16']);
     expect(d64.exitCode, d64.stderr).toBe(0);
     const d64Plans = JSON.parse(d64.stdout) as { causal: boolean; threads: number; minBlocksPerSm: number; wgmma: { consumers: number } }[];
-    expect(d64Plans.map((p) => [p.causal, p.wgmma.consumers, p.minBlocksPerSm, p.threads])).toEqual([[false, 1, 2, 256], [true, 2, 1, 384]]);
+    expect(d64Plans.map((p) => [p.causal, p.wgmma.consumers, p.minBlocksPerSm, p.threads])).toEqual([[false, 1, 3, 128], [true, 1, 3, 128]]);
     const bad = await sagegen(['plan', '--arch', 'sm_90a', '--headdim', '128', '--mma', 'tcgen05']);
     expect(bad.exitCode).not.toBe(0);
     expect(bad.stderr).toContain('--mma = "tcgen05": must be one of mma.sync, wgmma');

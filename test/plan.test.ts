@@ -15,6 +15,13 @@ import { HEAD_DIMS, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
 
+/** A deep copy of x, changed by f. */
+function edited<T>(x: T, f: (copy: T) => void): T {
+  const copy = structuredClone(x);
+  f(copy);
+  return copy;
+}
+
 const MMA_M = 16;
 const MMA_N = 8;
 const QK_MMA_K = 32; // INT8 channels per Q·Kᵀ mma
@@ -330,11 +337,35 @@ describe('wgmma plan', () => {
     const order = (headDim: 64 | 128, causal: boolean) =>
       planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }))).wgmma!;
     expect([order(128, false).consumers, order(128, false).consumerOrder]).toEqual([2, 'stagger']);
-    expect([order(128, true).consumers, order(128, true).consumerOrder]).toEqual([2, 'free']);
+    expect([order(128, true).consumers, order(128, true).consumerOrder]).toEqual([1, 'free']);
     expect([order(64, false).consumers, order(64, false).consumerOrder]).toEqual([1, 'free']);
-    expect([order(64, true).consumers, order(64, true).consumerOrder]).toEqual([2, 'free']);
+    const twoCausal = parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' }), (s) =>
+      Object.assign(s.tiling, { ctaQ: 128, warps: 8, minBlocksPerSm: 1, stages: 3, overlapQk: true, producer: undefined })));
+    expect([planKernel(twoCausal).wgmma!.consumers, planKernel(twoCausal).wgmma!.consumerOrder]).toEqual([2, 'free']);
     // and the rendered kernel holds the named barrier only where it staggers
     expect(renderVariant(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }))))).toContain('bar.sync %0, 256;');
-    expect(renderVariant(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' }))))).not.toContain('bar.sync');
+    expect(renderVariant(planKernel(twoCausal))).not.toContain('bar.sync');
+  });
+
+  it('without a producer: 128 threads per consumer, the whole register share, loads from the consumer, serial or overlapped', () => {
+    const spec = (tiling: object) =>
+      parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }), (s) => Object.assign(s.tiling, tiling)));
+    const three = planKernel(spec({ ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false }));
+    // 65536 / (3 × 128) = 170.7 → 168 in steps of 8; no setmaxnreg split
+    expect([three.threads, three.wgmma!.producerWarpgroups, three.wgmma!.consumerRegisters, three.registerBudget]).toEqual([128, 0, 168, 168]);
+    const src = renderVariant(three);
+    expect(src).not.toContain('setmaxnreg');
+    expect(src).toContain('loadTile(j + kStages)');
+    expect(src).toContain('issueQk(cur, j);');  // serial: each tile's Q·Kᵀ in its own step
+    // two blocks per SM: 65536 / 256 = 256, capped at the ISA's 255
+    expect(planKernel(spec({ ctaQ: 64, warps: 4, minBlocksPerSm: 2, stages: 3, overlapQk: true, producer: false })).wgmma!.consumerRegisters).toBe(255);
+    // three consumers in one block: 384 threads, 168 registers, the last consumer done with a stage refills it
+    const twelve = planKernel(spec({ ctaQ: 192, warps: 12, minBlocksPerSm: 1, stages: 3, overlapQk: false, producer: false }));
+    expect([twelve.threads, twelve.wgmma!.consumers, twelve.wgmma!.consumerRegisters]).toEqual([384, 3, 168]);
+    expect(renderVariant(twelve)).toContain('atomicAdd(&stageDone[j % kStages], 1u)');
+    // with a producer: 384 threads, setmaxnreg 24 / 240
+    const two = planKernel(spec({}));
+    expect([two.threads, two.wgmma!.producerWarpgroups, two.wgmma!.producerRegisters, two.wgmma!.consumerRegisters]).toEqual([384, 1, 24, 240]);
+    expect(renderVariant(two)).toContain('setmaxnreg.inc.sync.aligned.u32');
   });
 });

@@ -529,17 +529,26 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     expect(plan.threads).toBe(256);
     // (65536 / 2 − 128 × 24) / 128 = 232 registers per consumer thread, in steps of 8
     expect(plan.wgmma!.consumerRegisters).toBe(232);
-    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 1 }))), 'tiling.minBlocksPerSm', 1, /must be 2 .* 4 warps/);
-    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 32, warps: 2 }))), 'tiling.warps', 2, /8 \(two consumer warpgroups\) or 4/);
+    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 1 }))), 'tiling.minBlocksPerSm', 1, /4 warps and producer true: the shapes are .*4 warps × 2 blocks per SM with a producer/);
+    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 32, warps: 2 }))), 'tiling.warps', 2, /must be 4, 8, 12 \(consumer warpgroups × 4\)/);
+    // without a producer: 2 to 4 blocks of one consumer, or one block of two or three
+    const lone = parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false })));
+    expect(planKernel(lone).threads).toBe(128);
+    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 192, warps: 12, producer: true }))), 'tiling.minBlocksPerSm', 1, /12 warps and producer true/);
+    expectIssue(refusal(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 192, warps: 12, producer: false, overlapQk: true, stages: 2 }))), 'tiling.stages', 2, /at least 3 with overlapQk/);
+    // 12 warps and producer are wgmma-only
+    const sync = defaultSpecInput({ arch: 'sm_90a', headDim: 128 });
+    expectIssue(refusal(edited(sync, (s) => Object.assign(s.tiling, { warps: 12, ctaQ: 12 * s.tiling.warpQ }))), 'tiling.warps', 12, /mma "mma.sync"/);
+    expectIssue(refusal(edited(sync, (s) => Object.assign(s.tiling, { producer: false }))), 'tiling.producer', false, /only with mma "wgmma"/);
   });
   it('needs its own P·V instruction, and that instruction needs mma "wgmma"', () => {
     expectIssue(refusal(edited(wgmma(), (s) => (s.pv = { instruction: 'm16n8k16' }))), 'pv.instruction', 'm16n8k16', /wgmma\.e4m3/);
     expectIssue(refusal(edited(wgmma(), (s) => delete s.mma)), 'pv.instruction', 'wgmma.e4m3', /needs mma "wgmma"/);
   });
-  it('refuses other tile shapes, fewer than 3 stages, no overlap, and other scale granularities', () => {
+  it('refuses other tile shapes, fewer than 3 stages with overlap, no overlap with a producer, and other scale granularities', () => {
     expectIssue(refusal(edited(wgmma(), (s) => (s.tiling.ctaK = 64))), 'tiling.ctaK', 64, /must be 128/);
     expectIssue(refusal(edited(wgmma(), (s) => (s.tiling.stages = 2))), 'tiling.stages', 2, /at least 3/);
-    expectIssue(refusal(edited(wgmma(), (s) => (s.tiling.overlapQk = false))), 'tiling.overlapQk', false, /must be true/);
+    expectIssue(refusal(edited(wgmma(), (s) => (s.tiling.overlapQk = false))), 'tiling.overlapQk', false, /must be true with mma "wgmma" and a producer warpgroup/);
     expectIssue(refusal(edited(wgmma(), (s) => (s.qk.granularity = 'per-thread'))), 'qk.granularity', 'per-thread', /per-warp/);
     expectIssue(refusal(edited(wgmma(), (s) => (s.pv.pRange = 500))), 'pv.pRange', 500, /448/);
   });
