@@ -42,12 +42,6 @@ export const TilingSchema = z
       .describe(
         'mma "wgmma" only: a producer warpgroup issues the TMA loads (true, the default), or the consumer warpgroup\'s first thread does (false: 128 threads per block, so more blocks fit on an SM)',
       ),
-    cluster: z
-      .literal([1, 2])
-      .optional()
-      .describe(
-        'mma "wgmma" without a producer, one consumer, non-causal: 2 = blocks of adjacent query tiles run as a cluster of two and share each K/V tile through TMA multicast (half the L2 → SM traffic); 1 (the default) = independent blocks',
-      ),
   })
   .strict();
 
@@ -195,7 +189,6 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
   const { tiling, pv, qk } = spec;
   if (spec.mma !== 'wgmma') {
     if (tiling.warps === 12) add('tiling.warps', 12, 'must be 1, 2, 4 or 8 with mma "mma.sync" (12 is three wgmma consumer warpgroups)');
-    if (tiling.cluster !== undefined && tiling.cluster !== 1) add('tiling.cluster', tiling.cluster, 'only with mma "wgmma" (TMA multicast)');
     if (tiling.producer !== undefined) add('tiling.producer', tiling.producer, 'only with mma "wgmma" (mma.sync blocks load with every thread)');
     if (pv.instruction === 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'needs mma "wgmma" (with mma "mma.sync" use "m16n8k32.e4m3" or "m16n8k16")');
     return;
@@ -214,12 +207,6 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
       `with mma "wgmma", ${tiling.warps} warps and producer ${producer}: the shapes are ${WGMMA_SHAPES.map(describeShape).join('; ')}`,
     );
   if (producer && !tiling.overlapQk) add('tiling.overlapQk', false, 'must be true with mma "wgmma" and a producer warpgroup (its schedule issues the next Q·Kᵀ before the softmax)');
-  if ((tiling.cluster ?? 1) > 1) {
-    const why = 'a cluster\'s two blocks take their halves of every K/V tile, which needs';
-    if (producer) add('tiling.cluster', tiling.cluster, `needs producer false (${why} the consumers to issue them)`);
-    if (tiling.warps !== 4) add('tiling.cluster', tiling.cluster, `needs 4 warps (one consumer warpgroup per block); got ${tiling.warps}`);
-    if (spec.causal) add('tiling.cluster', tiling.cluster, `needs causal false (${why} both blocks to see the same key tiles; causal blocks start heaviest-first across heads)`);
-  }
   if (qk.granularity !== 'per-warp') add('qk.granularity', qk.granularity, 'must be "per-warp" with mma "wgmma" (one scale per 16-row band a warp owns)');
 }
 
@@ -344,7 +331,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.dtype,
     spec.causal ? 'causal' : 'full',
     ...(spec.mma === 'wgmma' ? ['wgmma'] : []),
-    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}${(t.cluster ?? 1) > 1 ? `m${t.cluster}` : ''}`,
+    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}`,
     `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}${spec.qk.foldDequant ? 'f' : ''}`,
     pv,
   ].join('_');

@@ -160,9 +160,6 @@ export interface WgmmaPlan {
    * P·V is done), and the launch bounds give the block its whole share of the register file.
    */
   producerWarpgroups: 0 | 1;
-  /** Blocks per cluster along the query tiles; 2: each block TMA-loads half of every K/V stage into both (multicast). */
-  clusterSize: 1 | 2;
-  multicast: boolean;
   /** setmaxnreg of the producer and of the consumer warpgroups (their sum over 384 threads ≤ 64K); with no producer, the launch bounds' cap. */
   producerRegisters: number;
   consumerRegisters: number;
@@ -464,8 +461,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       ? {
           consumers: t.warps / 4,
           producerWarpgroups: producer ? 1 : 0,
-          clusterSize: t.cluster ?? 1,
-          multicast: (t.cluster ?? 1) > 1,
           producerRegisters: producer ? WGMMA_PRODUCER_REGISTERS : 0,
           consumerRegisters: registerBudget,
           qkAccumulators: (64 * t.ctaK) / WARPGROUP,
