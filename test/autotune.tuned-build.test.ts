@@ -5,11 +5,30 @@ import { TunedConfigSchema, type TunedConfig } from '../autotune/config.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 import { variantName } from '../dsl/spec.js';
 
-const shipped = TunedConfigSchema.parse(JSON.parse(readFileSync(path.join(__dirname, '..', 'autotune', 'tuned', 'h100-sm90a.json'), 'utf8')));
+const readShipped = (file: string) => TunedConfigSchema.parse(JSON.parse(readFileSync(path.join(__dirname, '..', 'autotune', 'tuned', file), 'utf8')));
+const shipped = readShipped('h100-sm90a.json');
 
-describe('the shipped H100 configuration', () => {
-  it('validates and names each winner as this sagegen does', () => {
-    for (const e of shipped.targets.flatMap((t) => t.entries)) expect(variantName(e.winner.spec)).toBe(e.winner.name);
+describe('the shipped H100 configurations', () => {
+  it('validate and name each winner as this sagegen does', () => {
+    for (const file of ['h100-sm90a.json', 'h100-sm90a-wgmma.json'])
+      for (const e of readShipped(file).targets.flatMap((t) => t.entries)) expect(variantName(e.winner.spec), file).toBe(e.winner.name);
+  });
+
+  it('the wgmma one covers D=64 and 128, both dtypes, causal or not, every kv_len, with wgmma winners only', () => {
+    const wgmma = readShipped('h100-sm90a-wgmma.json');
+    const entries = wgmma.targets.flatMap((t) => t.entries);
+    for (const headDim of [64, 128])
+      for (const dtype of ['fp16', 'bf16'])
+        for (const causal of [false, true]) {
+          const buckets = entries.filter((e) => e.headDim === headDim && e.dtype === dtype && e.causal === causal).sort((a, b) => a.minSeq - b.minSeq);
+          expect(buckets[0]?.minSeq, `${headDim} ${dtype} ${causal}`).toBe(0);
+          expect(buckets.at(-1)?.maxSeq).toBeNull();
+          for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.minSeq).toBe(buckets[i - 1]!.maxSeq);
+        }
+    for (const e of entries) expect(e.winner.spec.mma).toBe('wgmma');
+    // every problem is tuned, so a build from it adds no default spec
+    const { specs } = tunedBuildInputs(wgmma);
+    expect(specs.every((s) => entries.some((e) => e.winner.name === variantName(s)))).toBe(true);
   });
 });
 
