@@ -39,7 +39,9 @@ describe('sagegen autotune --dry-run', () => {
     // the defaults: fp16, non-causal, sm_90a's axes
     const cs = searchSpace({ archs: ['sm_90a'], headDims: [64] });
     const axes = defaultAxes('sm_90a');
-    expect(n).toBe(AXIS_ORDER.reduce((x, a) => x * axes[a].length, 1));
+    // every axis multiplies, except producer, which only the wgmma form varies
+    const others = AXIS_ORDER.filter((a) => a !== 'pv' && a !== 'producer').reduce((x, a) => x * axes[a].length, 1);
+    expect(n).toBe(axes.pv.reduce((x, pv) => x + (pv === 'wgmma' ? axes.producer.length : 1), 0) * others);
     expect(n).toBe(cs.length);
     const { kept, pruned } = prune(cs);
     expect([k, p]).toEqual([kept.length, pruned.length]);
@@ -92,7 +94,7 @@ describe('sagegen autotune --dry-run', () => {
     ]);
     expect(r.exitCode, r.stderr).toBe(0);
     const axes = resolveAxes('sm_90a', { warpQ: [32], ctaK: [32, 64], stages: [3], pv: ['m16n8k16'], granularity: ['per-warp', 'per-thread'] });
-    const n = AXIS_ORDER.reduce((x, a) => x * axes[a].length, 1);
+    const n = AXIS_ORDER.filter((a) => a !== 'producer').reduce((x, a) => x * axes[a].length, 1);  // producer: wgmma only
     expect(n).toBe(1 * 1 * 2 * 2 * 1 * 2 * 2 * 2 * 1 * 2);
     expect(Number(SUMMARY.exec(lastLine(r.stdout))?.[1])).toBe(n);
     const names = r.stdout.split('\n').filter((l) => /^ {4}sage_/.test(l)).map((l) => l.trim().split(/\s+/)[0]!);
