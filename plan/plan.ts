@@ -146,11 +146,12 @@ export interface KernelPlan {
 }
 
 /**
- * The wgmma kernel (sm_90a): one producer warpgroup issues TMA loads of K and Vᵀ tiles into a ring of
- * `stages` shared-memory stages (full/empty mbarriers), and `consumers` warpgroups of 64 query rows
- * each run Q·Kᵀ (m64n{ctaK}k32 INT8, both operands in shared memory) and P·V (m64n{D}k32 e4m3, P
- * from registers) with the next tile's Q·Kᵀ in flight during this tile's softmax. Every operand tile
- * is K-major with 128-byte rows in the 128-byte swizzle that TMA writes (results/wgmma/README.md).
+ * The wgmma kernel (sm_90a): TMA loads of K and Vᵀ tiles into a ring of `stages` shared-memory stages
+ * (full/empty mbarriers), issued by a producer warpgroup or, without one, by the first consumer
+ * thread; `consumers` warpgroups of 64 query rows each run Q·Kᵀ (m64n{ctaK}k32 INT8, both operands
+ * in shared memory) and P·V (m64n{D}k32 e4m3, P from registers), with the next tile's Q·Kᵀ in flight
+ * during this tile's softmax (overlapQk) or each tile's waited for in its step. Every operand tile is
+ * K-major, its rows one swizzle span as TMA writes it (results/wgmma/README.md).
  */
 export interface WgmmaPlan {
   consumers: number;
