@@ -54,6 +54,11 @@ function parseChoice<T extends string>(flag: string, value: unknown, allowed: re
   });
 }
 
+/** A boolean axis flag: "true", "false" or both as "true,false". */
+function parseBooleans(flag: string, value: unknown): boolean[] {
+  return parseChoice(flag, value, ['true', 'false'] as const).map((v) => v === 'true');
+}
+
 function parsePositiveInts(flag: string, value: unknown): number[] {
   return list(value).map((v) => {
     if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a positive integer (comma-separated for several)`);
@@ -201,10 +206,10 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv['min-blocks'] !== undefined) axes.minBlocksPerSm = parsePositiveInts('min-blocks', argv['min-blocks']);
   if (argv.pv !== undefined) axes.pv = parseChoice('pv', argv.pv, PV_FORMS);
   if (argv.granularity !== undefined) axes.granularity = parseChoice('granularity', argv.granularity, GRANULARITIES);
-  if (argv['smooth-k'] !== undefined) axes.smoothK = parseChoice('smooth-k', argv['smooth-k'], ['true', 'false'] as const).map((v) => v === 'true');
-  if (argv['fold-dequant'] !== undefined) axes.foldDequant = parseChoice('fold-dequant', argv['fold-dequant'], ['true', 'false'] as const).map((v) => v === 'true');
-  if (argv['overlap-qk'] !== undefined) axes.overlapQk = parseChoice('overlap-qk', argv['overlap-qk'], ['true', 'false'] as const).map((v) => v === 'true');
-  if (argv.producer !== undefined) axes.producer = parseChoice('producer', argv.producer, ['true', 'false'] as const).map((v) => v === 'true');
+  if (argv['smooth-k'] !== undefined) axes.smoothK = parseBooleans('smooth-k', argv['smooth-k']);
+  if (argv['fold-dequant'] !== undefined) axes.foldDequant = parseBooleans('fold-dequant', argv['fold-dequant']);
+  if (argv['overlap-qk'] !== undefined) axes.overlapQk = parseBooleans('overlap-qk', argv['overlap-qk']);
+  if (argv.producer !== undefined) axes.producer = parseBooleans('producer', argv.producer);
   for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
     if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
   }

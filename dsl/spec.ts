@@ -88,8 +88,9 @@ export const PvSchema = z.discriminatedUnion('instruction', [PvFp8Schema, PvHalf
 export const MMAS = ['mma.sync', 'wgmma'] as const;
 /**
  * The wgmma block shapes: consumer warpgroups (warps / 4) of 64 query rows with 128-key tiles, blocks
- * per SM, and who issues the TMA loads. Two consumers share each K/V stage in one block; one consumer
- * per block runs two or three blocks per SM, which pipeline independently (more K/V traffic from L2).
+ * per SM, and who issues the TMA loads. Two or three consumers share each K/V stage in one block; one
+ * consumer per block runs two to four blocks per SM, which pipeline independently (more K/V traffic
+ * from L2).
  * Without a producer warpgroup a block is 128 threads and takes the whole register share of its
  * blocks per SM (255 at two, 168 at three).
  */
@@ -182,8 +183,7 @@ export function instructionsOf(spec: AttentionSpec): InstructionName[] {
  * The wgmma rules: sm_90a only; a shape of WGMMA_SHAPES (consumer warpgroups of 64 query rows,
  * 128-key tiles, one 16-row INT8 scale band per warp); at least three K/V stages when the next
  * tile's Q·Kᵀ is issued before this tile's softmax (overlapQk, required with a producer warpgroup),
- * two otherwise. D = 64 and 128 (Q and K rows of
- * 64 or 128 bytes, in TMA's 64- or 128-byte swizzle).
+ * two otherwise. D = 64 and 128 (Q and K rows of 64 or 128 bytes, in TMA's 64- or 128-byte swizzle).
  */
 function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, rule: string) => void): void {
   const { tiling, pv, qk } = spec;

@@ -250,6 +250,7 @@ const WAVES_PER_HEAD_GROUP = 2;
 const WGMMA_PRODUCER_REGISTERS = 24;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
+const WARPGROUP = 128;
 // Without a producer (one consumer per block), a block's share of the register file in steps of 8,
 // at most 255 (the ISA's limit): 255 at two blocks per SM, 168 at three.
 const MAX_REGISTERS_PER_THREAD = 255;
@@ -258,7 +259,6 @@ function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number, producer
   const cap = producer ? WGMMA_MAX_CONSUMER_REGISTERS : MAX_REGISTERS_PER_THREAD;
   return Math.min(cap, Math.floor(share / (WARPGROUP * consumers) / 8) * 8);
 }
-const WARPGROUP = 128;
 const DISPATCH_RANK_MMA_SYNC = 0;
 const DISPATCH_RANK_WGMMA = 1;
 
@@ -303,6 +303,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   // wgmma: the spec's warps are the consumer warps; a producer warpgroup comes on top unless the
   // spec says producer false.
   const producer = wgmma && (t.producer ?? true);
+  const consumers = t.warps / 4;  // wgmma: consumer warpgroups of 64 query rows
   const threads = t.warps * 32 + (producer ? WARPGROUP : 0);
   const fp8 = spec.pv.instruction !== 'm16n8k16';
   const mTiles = t.warpQ / 16;
@@ -317,7 +318,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true, t.overlapQk);
   // Registers per thread the launch bounds leave: the register file (64K) shared by minBlocksPerSm blocks.
   const registerBudget = wgmma
-    ? wgmmaConsumerRegisters(t.warps / 4, t.minBlocksPerSm, producer)
+    ? wgmmaConsumerRegisters(consumers, t.minBlocksPerSm, producer)
     : Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
   // ptxas needs about 50 registers beyond the accumulator count (measured: 181 for an estimate of 128
   // at WARP_Q 16, D 128); Q stays in registers only when that margin is left, else it spills.
@@ -336,6 +337,10 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     ? smemTile(D + rowSumColumns, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
     : smemTile(t.ctaK, D * 2, t.stages, k.offset + k.bytes * t.stages, threads);
   const barrierOffset = v.offset + v.bytes * t.stages;
+  // wgmma accumulator registers per thread: 64 rows × N columns over a warpgroup's 128 threads.
+  const qkAccumulators = (64 * t.ctaK) / WARPGROUP;
+  const pvAccumulators = (64 * D) / WARPGROUP;
+  const pvSumAccumulators = (64 * rowSumColumns) / WARPGROUP;
   // wgmma: full and empty barriers per stage and one for Q, 8 bytes each, then 1 KiB of alignment slack.
   const totalBytes = wgmma ? barrierOffset + 8 * (2 * t.stages + 1) + 1024 : barrierOffset;
 
@@ -460,21 +465,21 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     schedule: { heaviestFirst: spec.causal, wavesPerHeadGroup: WAVES_PER_HEAD_GROUP },
     wgmma: wgmma
       ? {
-          consumers: t.warps / 4,
+          consumers,
           producerWarpgroups: producer ? 1 : 0,
           producerRegisters: producer ? WGMMA_PRODUCER_REGISTERS : 0,
           consumerRegisters: registerBudget,
-          qkAccumulators: (64 * t.ctaK) / WARPGROUP,
-          pvAccumulators: (64 * D) / WARPGROUP,
-          ...asmOperands((64 * t.ctaK) / WARPGROUP, (64 * D) / WARPGROUP, (64 * rowSumColumns) / WARPGROUP),
+          qkAccumulators,
+          pvAccumulators,
+          ...asmOperands(qkAccumulators, pvAccumulators, pvSumAccumulators),
           stageTxBytes: k.bytes + D * t.ctaK,
           rowSumColumns,
-          pvSumAccumulators: (64 * rowSumColumns) / WARPGROUP,
+          pvSumAccumulators,
           barrierOffset,
           // INT8 rows are D bytes; FP8 Vᵀ rows are ctaK keys of one byte.
           qkOperand: swizzledOperand(D),
           vOperand: swizzledOperand(t.ctaK),
-          consumerOrder: t.warps / 4 === 2 && !spec.causal ? 'stagger' : 'free',
+          consumerOrder: consumers === 2 && !spec.causal ? 'stagger' : 'free',
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
