@@ -123,7 +123,7 @@ function axesText(axes: SpaceAxes): string {
   const flush = axes.pv.some((f) => f !== 'm16n8k16') ? `; flushKeys ${axes.flushKeys.join(',')} (FP8: the first that divides ctaK)` : '';
   return (
     `pv ${axes.pv.join(',')}; warpQ ${axes.warpQ.join(',')}; warps ${axes.warps.join(',')}; ctaK ${axes.ctaK.join(',')}; ` +
-    `stages ${axes.stages.join(',')}; minBlocksPerSm ${axes.minBlocksPerSm.join(',')}; overlapQk ${axes.overlapQk.join(',')}; producer ${axes.producer.join(',')}; ` +
+    `stages ${axes.stages.join(',')}; minBlocksPerSm ${axes.minBlocksPerSm.join(',')}; overlapQk ${axes.overlapQk.join(',')}; producer ${axes.producer.join(',')}; rowSums ${axes.rowSums.join(',')}; ` +
     `granularity ${axes.granularity.join(',')}; smoothK ${axes.smoothK.join(',')}; foldDequant ${axes.foldDequant.join(',')}${flush}`
   );
 }

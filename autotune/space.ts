@@ -11,7 +11,7 @@
  * its own about what is buildable. Post-compile pruning (spills, occupancy) is in ./occupancy.ts.
  */
 import { ARCHS, CAPABILITIES, archSupports, type Arch } from '../dsl/capabilities.js';
-import { parseSpec, SpecError, variantName, type AttentionSpec, type Granularity, type SpecIssue, type Tiling } from '../dsl/spec.js';
+import { parseSpec, SpecError, variantName, type AttentionSpec, type Granularity, type RowSums, type SpecIssue, type Tiling } from '../dsl/spec.js';
 import { planKernel, type KernelPlan } from '../plan/plan.js';
 
 export { occupancy, pruneCompiled, type CompiledEntry, type CompiledLimits, type Occupancy, type OccupancyInput } from './occupancy.js';
@@ -54,6 +54,8 @@ export interface SpaceAxes {
   overlapQk: readonly boolean[];
   /** wgmma only (the other forms take true): a producer warpgroup issues the TMA loads, or the consumer's first thread does (tiling.producer). */
   producer: readonly boolean[];
+  /** wgmma only (the other forms take "alu"): pv.rowSums, the softmax denominators from the tensor cores or from FADDs. */
+  rowSums: readonly RowSums[];
   /** Rows sharing one INT8 scale of Q and K. */
   granularity: readonly Granularity[];
   /** Subtract K's per-channel mean before quantizing. */
@@ -70,7 +72,7 @@ export interface SpaceAxes {
 }
 
 /** Nesting of the product, outermost first: the candidates' order within one problem. */
-export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'granularity', 'smoothK', 'foldDequant'] as const;
+export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'rowSums', 'granularity', 'smoothK', 'foldDequant'] as const;
 export type ProductAxis = (typeof AXIS_ORDER)[number];
 
 /**
@@ -99,7 +101,8 @@ export function defaultPvForms(arch: Arch): PvForm[] {
  * follows the arch's mma support (defaultPvForms).
  *
  *   warpQ {16, 32} × warps {4, 8} (ctaQ 64–256); ctaK {32, 64, 128}; stages {2, 3};
- *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false} (wgmma only); granularity {per-warp, per-thread, per-block};
+ *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false} and rowSums {tensor, alu}
+ *   (wgmma only); granularity {per-warp, per-thread, per-block};
  *   smoothK {true}; foldDequant {false, true} (the spec refuses it with per-thread scales and FP8
  *   P·V); flushKeys [64, 32] (FP8 only, first that divides ctaK).
  */
@@ -113,6 +116,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     minBlocksPerSm: [1, 2],
     overlapQk: [false, true],
     producer: [true, false],
+    rowSums: ['tensor', 'alu'],
     granularity: ['per-warp', 'per-thread', 'per-block'],
     smoothK: [true],
     foldDequant: [false, true],
@@ -171,9 +175,9 @@ export interface SpaceOptions {
 }
 
 /** The spec `pv` object of a form; FP8 forms take the first of `flushKeys` that divides ctaK. */
-export function pvSpec(form: PvForm, ctaK: number, flushKeys: readonly number[]): AttentionSpec['pv'] {
+export function pvSpec(form: PvForm, ctaK: number, flushKeys: readonly number[], rowSums: RowSums = 'alu'): AttentionSpec['pv'] {
   if (form === 'm16n8k16') return { instruction: 'm16n8k16' };
-  if (form === 'wgmma') return { instruction: 'wgmma.e4m3', pRange: FP8_P_RANGE, vRange: FP8_V_RANGE.f32 };
+  if (form === 'wgmma') return { instruction: 'wgmma.e4m3', pRange: FP8_P_RANGE, vRange: FP8_V_RANGE.f32, rowSums };
   const accumulator = form === 'fp8-f16' ? 'f16' : 'f32';
   const flush = flushKeys.find((f) => f > 0 && ctaK % f === 0) ?? flushKeys[0] ?? 64;
   return { instruction: 'm16n8k32.e4m3', accumulator, flushKeys: flush, pRange: FP8_P_RANGE, vRange: FP8_V_RANGE[accumulator] };
@@ -202,10 +206,11 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
             for (const minBlocksPerSm of axes.minBlocksPerSm)
               for (const overlapQk of axes.overlapQk)
                 for (const producer of pv === 'wgmma' ? axes.producer : [true])
+                for (const rowSums of pv === 'wgmma' ? axes.rowSums : (['alu'] as const))
                 for (const granularity of axes.granularity)
                   for (const smoothK of axes.smoothK)
                     for (const foldDequant of axes.foldDequant) {
-                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys);
+                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys, rowSums);
                     const input: CandidateInput = {
                       arch: problem.arch,
                       ...(pv === 'wgmma' ? { mma: 'wgmma' as const } : {}),
@@ -217,7 +222,7 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                       qk: { type: 'int8', granularity, smoothK, foldDequant },
                       pv: pvObject,
                     };
-                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, granularity, smoothK, foldDequant };
+                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, rowSums, granularity, smoothK, foldDequant };
                     if (pvObject.instruction === 'm16n8k32.e4m3') point.flushKeys = pvObject.flushKeys;
                     out.push({ name: variantName(input), problem, point, input });
                   }

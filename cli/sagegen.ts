@@ -9,7 +9,7 @@ import { cp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHS, type Arch } from '../dsl/capabilities.js';
 import { defaultSpecInput } from '../dsl/builder.js';
-import { formatIssue, GRANULARITIES, MMAS, parseSpec, SpecError, type AttentionSpec, type Tiling } from '../dsl/spec.js';
+import { formatIssue, GRANULARITIES, MMAS, parseSpec, ROW_SUMS, SpecError, type AttentionSpec, type Tiling } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
 import { checkInstallPrefix, install, InstallError } from '../build/install.js';
@@ -172,6 +172,7 @@ interface AutotuneFlags {
   'fold-dequant'?: string;
   'overlap-qk'?: string;
   producer?: string;
+  'row-sums'?: string;
   'dry-run'?: boolean;
   'compile-only'?: boolean;
   measure?: string;
@@ -180,6 +181,7 @@ interface AutotuneFlags {
   out?: string;
   'max-candidates'?: number;
   'min-warps'?: number;
+  'max-spill-bytes'?: number;
   seqs?: string;
   gpus?: string;
   jobs?: number;
@@ -210,6 +212,7 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv['fold-dequant'] !== undefined) axes.foldDequant = parseBooleans('fold-dequant', argv['fold-dequant']);
   if (argv['overlap-qk'] !== undefined) axes.overlapQk = parseBooleans('overlap-qk', argv['overlap-qk']);
   if (argv.producer !== undefined) axes.producer = parseBooleans('producer', argv.producer);
+  if (argv['row-sums'] !== undefined) axes.rowSums = parseChoice('row-sums', argv['row-sums'], ROW_SUMS);
   for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
     if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
   }
@@ -321,9 +324,11 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
   const chosen = limit !== undefined ? kept.slice(0, limit) : kept;
   process.stderr.write(`  ${kept.length} candidates pass the spec rules (${pruned.length} pruned); compiling ${chosen.length}\n`);
   const manifest = await build({ specs: chosen.map((k) => k.spec), outDir, jobs: parseJobs(argv.jobs), log: (l) => process.stderr.write(`  ${l}\n`) });
+  const maxSpill = argv['max-spill-bytes'];
+  if (maxSpill !== undefined && !(Number.isInteger(maxSpill) && maxSpill >= 0)) throw new UsageError(`--max-spill-bytes: ${maxSpill} is not a whole number of bytes >= 0`);
   const verdict = pruneCompiled(
     manifest.variants.map((v) => ({ name: v.name, ptxas: v.ptxas, plan: v.plan })),
-    { minWarpsPerSm: argv['min-warps'] ?? 4 },
+    { minWarpsPerSm: argv['min-warps'] ?? 4, maxSpillBytes: argv['max-spill-bytes'] ?? 0 },
   );
   const candidates = {
     measure: verdict.kept.map((v) => v.name),
@@ -385,6 +390,7 @@ const autotuneOptions = {
   'fold-dequant': { type: 'string', describe: 'qk.foldDequant: true, false or both as "true,false" (default false)' },
   'overlap-qk': { type: 'string', describe: 'tiling.overlapQk: true, false or both as "true,false" (default both)' },
   producer: { type: 'string', describe: 'wgmma only, tiling.producer: true, false or both as "true,false" (default both)' },
+  'row-sums': { type: 'string', describe: `wgmma only, pv.rowSums: ${ROW_SUMS.join(', ')} or both comma-separated (default both)` },
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
   'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },
@@ -393,6 +399,7 @@ const autotuneOptions = {
   out: { type: 'string', describe: 'bundle dir (--compile-only), results file (--measure) or config file (--select, or the whole run)' },
   'max-candidates': { type: 'number', describe: 'compile at most this many of the kept candidates (in space order)' },
   'min-warps': { type: 'number', describe: 'occupancy floor after compile: resident warps per SM (default 4)' },
+  'max-spill-bytes': { type: 'number', describe: 'after compile: spill bytes per kernel a candidate may have and still be measured (default 0: any spill prunes it)' },
   seqs: { type: 'string', describe: 'sequence-length buckets to time, comma-separated (default 1024,4096,16384)' },
   gpus: { type: 'string', describe: 'with --measure (or a whole run): "all" or a count, one worker per GPU (default 1)' },
   jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },

@@ -78,9 +78,11 @@ export interface DefaultSpecOptions {
  * per-warp INT8 scales with the dequantization folded into the exp2 (+11–14% over not folding), FP8
  * P·V in full e4m3 range with f32 accumulation. Block shape, from same-run A/Bs
  * (results/wgmma/experiments/producerless/):
- * - D=128 non-causal: two consumer warpgroups and a producer, 3 stages, the next tile's Q·Kᵀ issued
- *   before this tile's softmax: the fastest at N ≥ 16K (one consumer without a producer, three blocks
- *   per SM, is 8–21% faster at 1K–4K and 5–8% slower at 16K; `sagegen autotune` picks per kv_len).
+ * - D=128 non-causal: three consumer warpgroups in one block, no producer, 2 stages, each tile's
+ *   Q·Kᵀ waited for in its step, the row sums on the tensor cores (P·V m64n136k32): on the H100 the
+ *   autotuner's pick from 4K up, +4–13% over the same block summing in FADDs and over the two
+ *   consumers with a producer (results/wgmma/experiments/rowsums/); at 1K one consumer × three blocks
+ *   is faster (`sagegen autotune` picks per kv_len).
  * - Elsewhere (D=64, causal): one consumer warpgroup per block and no producer, three blocks per SM,
  *   each tile's Q·Kᵀ waited for in its step (the other blocks fill the gap), 2 stages: +9–53% at D=64,
  *   +17–21% causal at N ≤ 4K and even at 16K.
@@ -88,9 +90,9 @@ export interface DefaultSpecOptions {
  */
 function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
   const causal = o.causal ?? false;
-  const pipelined = o.headDim === 128 && !causal;
-  const tiling = pipelined
-    ? { ctaQ: 128, ctaK: 128, warpQ: 16, warps: 8 as const, minBlocksPerSm: 1, stages: 3, overlapQk: true }
+  const threeConsumers = o.headDim === 128 && !causal;
+  const tiling = threeConsumers
+    ? { ctaQ: 192, ctaK: 128, warpQ: 16, warps: 12 as const, minBlocksPerSm: 1, stages: 2, overlapQk: false, producer: false }
     : { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4 as const, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false };
   return {
     arch: o.arch,
@@ -101,7 +103,7 @@ function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
     layout: o.layout ?? 'HND',
     tiling,
     qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant: true },
-    pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
+    pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, ...(threeConsumers ? { rowSums: 'tensor' as const } : {}) },
   };
 }
 

@@ -70,6 +70,20 @@ export const INSTRUCTIONS = {
     minCuda: [12, 0],
     minArch: 'sm_90a',
   },
+  /** D = 128 with the 8 row-sum columns (pv.rowSums "tensor"). */
+  'wgmma.m64n136k32.e4m3.f32': {
+    ptx: 'wgmma.mma_async.sync.aligned.m64n136k32.f32.e4m3.e4m3',
+    minPtxIsa: [8, 0],
+    minCuda: [12, 0],
+    minArch: 'sm_90a',
+  },
+  /** D = 64 without them (pv.rowSums "alu": the softmax sums its denominators in FADDs). */
+  'wgmma.m64n64k32.e4m3.f32': {
+    ptx: 'wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3',
+    minPtxIsa: [8, 0],
+    minCuda: [12, 0],
+    minArch: 'sm_90a',
+  },
 } as const satisfies Record<string, InstructionInfo>;
 
 export interface InstructionInfo {
@@ -86,6 +100,11 @@ export interface ArchCapability {
   computeCapability: number;
   /** Largest dynamic shared memory a block may opt into, bytes. */
   maxSharedMemoryPerBlock: number;
+  /**
+   * Shared memory of one SM, bytes: its resident blocks share it, each also holding
+   * SHARED_MEMORY_RESERVED_PER_BLOCK for the runtime (CUDA programming guide, compute capabilities).
+   */
+  sharedMemoryPerSm: number;
   /** Registers per thread ceiling. */
   maxRegistersPerThread: number;
   /** Instructions the arch executes in hardware (not emulated). */
@@ -102,12 +121,22 @@ export interface ArchCapability {
 const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
 const INT8: InstructionName[] = ['mma.m16n8k32.s8.s32'];
 const FP8: InstructionName[] = ['mma.m16n8k32.e4m3.f32', 'mma.m16n8k32.e4m3.f16'];
-const WGMMA: InstructionName[] = ['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32', 'wgmma.m64n72k32.e4m3.f32'];
+const WGMMA: InstructionName[] = [
+  'wgmma.m64n128k32.s8.s32',
+  'wgmma.m64n128k32.e4m3.f32',
+  'wgmma.m64n72k32.e4m3.f32',
+  'wgmma.m64n136k32.e4m3.f32',
+  'wgmma.m64n64k32.e4m3.f32',
+];
+
+/** Shared memory the runtime keeps of every resident block (sm_80 and later), bytes. */
+export const SHARED_MEMORY_RESERVED_PER_BLOCK = 1024;
 
 export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_80: {
     computeCapability: 80,
     maxSharedMemoryPerBlock: 163 * 1024,
+    sharedMemoryPerSm: 164 * 1024,
     maxRegistersPerThread: 255,
     native: [...INT8, ...SIXTEEN_BIT],
     emulated: [],
@@ -118,6 +147,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_86: {
     computeCapability: 86,
     maxSharedMemoryPerBlock: 99 * 1024,
+    sharedMemoryPerSm: 100 * 1024,
     maxRegistersPerThread: 255,
     native: [...INT8, ...SIXTEEN_BIT],
     emulated: [],
@@ -128,6 +158,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_89: {
     computeCapability: 89,
     maxSharedMemoryPerBlock: 99 * 1024,
+    sharedMemoryPerSm: 100 * 1024,
     maxRegistersPerThread: 255,
     native: [...INT8, ...FP8, ...SIXTEEN_BIT],
     emulated: [],
@@ -138,6 +169,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_90a: {
     computeCapability: 90,
     maxSharedMemoryPerBlock: 227 * 1024,
+    sharedMemoryPerSm: 228 * 1024,
     maxRegistersPerThread: 255,
     native: [...INT8, ...SIXTEEN_BIT, ...WGMMA],
     // Hopper accepts FP8 mma.sync but lowers it to F2FP unpack + fp16 HMMA (measured, hardware.md).
@@ -149,6 +181,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
   sm_120: {
     computeCapability: 120,
     maxSharedMemoryPerBlock: 99 * 1024,
+    sharedMemoryPerSm: 100 * 1024,
     maxRegistersPerThread: 255,
     native: [...INT8, ...FP8, ...SIXTEEN_BIT],
     emulated: [],

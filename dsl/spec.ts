@@ -75,11 +75,21 @@ export const PvHalfSchema = z
   })
   .strict();
 
+/** Where a wgmma P·V sums the softmax denominators (see wgmmaRowSums). */
+export const ROW_SUMS = ['tensor', 'alu'] as const;
+export type RowSums = (typeof ROW_SUMS)[number];
+
 export const PvWgmmaSchema = z
   .object({
     instruction: z.literal('wgmma.e4m3').describe('FP8 P·V on wgmma (mma "wgmma"): P from registers, Vᵀ from shared memory, f32 accumulator'),
     pRange: z.number().positive().describe('P is scaled to (0, pRange] before FP8 quantization'),
     vRange: z.number().positive().describe('V is scaled per channel to [-vRange, vRange] before FP8 quantization'),
+    rowSums: z
+      .enum(ROW_SUMS)
+      .optional()
+      .describe(
+        'where the softmax denominators are summed: "tensor" puts 8 rows of ones after Vᵀ so P·V (N = D + 8) returns the row sums, "alu" sums P in FADDs; default "tensor" at D=64, "alu" at D=128',
+      ),
   })
   .strict();
 
@@ -167,11 +177,26 @@ function formatValue(value: unknown): string {
 }
 
 /** The instructions a spec's mma steps lower to. */
+/**
+ * Where a wgmma P·V sums the softmax denominators (pv.rowSums). The default is what measured faster on
+ * the H100 (results/wgmma/README.md): on the tensor cores at D=64, in FADDs at D=128.
+ */
+export function wgmmaRowSums(spec: AttentionSpec): RowSums {
+  const explicit = spec.pv.instruction === 'wgmma.e4m3' ? spec.pv.rowSums : undefined;
+  return explicit ?? (spec.headDim === 64 ? 'tensor' : 'alu');
+}
+
 export function instructionsOf(spec: AttentionSpec): InstructionName[] {
   // pv "wgmma.e4m3" under mma.sync is refused by wgmmaIssues before any instruction is looked up.
   // wgmma: N of Q·Kᵀ is the 128-key tile, N of P·V the head dim (at D=64 with 8 row-sum columns more).
-  if (spec.mma === 'wgmma' || spec.pv.instruction === 'wgmma.e4m3')
-    return ['wgmma.m64n128k32.s8.s32', spec.headDim === 64 ? 'wgmma.m64n72k32.e4m3.f32' : 'wgmma.m64n128k32.e4m3.f32'];
+  if (spec.mma === 'wgmma' || spec.pv.instruction === 'wgmma.e4m3') {
+    const tensorSums = wgmmaRowSums(spec) === 'tensor';
+    const pv: InstructionName =
+      spec.headDim === 64
+        ? tensorSums ? 'wgmma.m64n72k32.e4m3.f32' : 'wgmma.m64n64k32.e4m3.f32'
+        : tensorSums ? 'wgmma.m64n136k32.e4m3.f32' : 'wgmma.m64n128k32.e4m3.f32';
+    return ['wgmma.m64n128k32.s8.s32', pv];
+  }
   const qk: InstructionName = 'mma.m16n8k32.s8.s32';
   if (spec.pv.instruction === 'm16n8k16') {
     return [qk, spec.dtype === 'bf16' ? 'mma.m16n8k16.bf16.f32' : 'mma.m16n8k16.f16.f32'];
@@ -322,7 +347,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.pv.instruction === 'm16n8k16'
       ? 'pv16'
       : spec.pv.instruction === 'wgmma.e4m3'
-        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`
+        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}${wgmmaRowSumsTag(spec)}`
         : `pv8${spec.pv.accumulator}f${spec.pv.flushKeys}p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`;
   return [
     'sage',
@@ -335,6 +360,13 @@ export function variantName(spec: AttentionSpec): string {
     `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}${spec.qk.foldDequant ? 'f' : ''}`,
     pv,
   ].join('_');
+}
+
+/** "rt" / "ra" when the row sums are not where the head dim puts them by default (names stay stable). */
+function wgmmaRowSumsTag(spec: AttentionSpec): string {
+  const rowSums = wgmmaRowSums(spec);
+  const byDefault = spec.headDim === 64 ? 'tensor' : 'alu';
+  return rowSums === byDefault ? '' : rowSums === 'tensor' ? 'rt' : 'ra';
 }
 
 function fmtNum(n: number): string {

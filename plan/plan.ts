@@ -5,7 +5,7 @@
  * that need derived numbers (shared memory against the arch limit, a register estimate) and reports
  * them as SpecIssues so users see one kind of error for everything they got wrong.
  */
-import { CAPABILITIES, INSTRUCTIONS, type InstructionName } from '../dsl/capabilities.js';
+import { CAPABILITIES, INSTRUCTIONS, SHARED_MEMORY_RESERVED_PER_BLOCK, type InstructionName } from '../dsl/capabilities.js';
 import { instructionsOf, SpecError, variantName, type AttentionSpec, type SpecIssue } from '../dsl/spec.js';
 
 /** A shared-memory tile stored as rows of 16-byte chunks with an XOR swizzle so ldmatrix is conflict-free. */
@@ -184,6 +184,12 @@ export interface WgmmaPlan {
   /** Bytes TMA brings per stage (K tile + Vᵀ tile), and where the mbarriers sit. */
   stageTxBytes: number;
   barrierOffset: number;
+  /**
+   * Without a producer: where the per-stage counts of consumers done with a stage sit (4 bytes per
+   * stage, after the mbarriers), so the plan's byte count is all the block's shared memory. 0 with a
+   * producer, whose empty mbarriers do that job.
+   */
+  stageCounterOffset: number;
   /** Rows of ones after Vᵀ's D rows: their P·V columns are the rows' sums of P (0: sums in FADDs). */
   rowSumColumns: number;
   pvSumAccumulators: number;
@@ -328,10 +334,11 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const q = smemTile(t.ctaQ, D, 1, 0, threads);
   const k = smemTile(t.ctaK, D, t.stages, q.bytes, threads);
   // FP8 V is stored transposed (head-dim rows of ctaK keys); 16-bit V keeps key rows of D elements.
-  // wgmma with row sums on the tensor cores: rows of ones after Vᵀ's D rows (their P·V columns are the
-  // row sums), as many as the P·V instruction has columns beyond D: 8 at D=64 (H100: +0.5–5%,
-  // results/wgmma/experiments/ab-d64-row-sums-on-tensor-cores.json), none at D=128, where the 4 more
-  // registers per score buffer made ptxas spill 1.1–1.4 KB.
+  // wgmma with row sums on the tensor cores (pv.rowSums "tensor"): rows of ones after Vᵀ's D rows
+  // (their P·V columns are the row sums), as many as the P·V instruction has columns beyond D (8).
+  // H100: +0.5–5% at D=64 (results/wgmma/experiments/ab-d64-row-sums-on-tensor-cores.json); at D=128
+  // +5–7% in the three-consumer block, but the 1 KiB more per stage leaves no room for a third block
+  // of one consumer, and two score buffers of 68 registers spill.
   const rowSumColumns = wgmma ? wgmmaN(INSTRUCTIONS[pvInstruction].ptx) - D : 0;
   const v = fp8
     ? smemTile(D + rowSumColumns, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
@@ -341,8 +348,11 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const qkAccumulators = (64 * t.ctaK) / WARPGROUP;
   const pvAccumulators = (64 * D) / WARPGROUP;
   const pvSumAccumulators = (64 * rowSumColumns) / WARPGROUP;
-  // wgmma: full and empty barriers per stage and one for Q, 8 bytes each, then 1 KiB of alignment slack.
-  const totalBytes = wgmma ? barrierOffset + 8 * (2 * t.stages + 1) + 1024 : barrierOffset;
+  // wgmma: full and empty barriers per stage and one for Q, 8 bytes each; without a producer the
+  // stage counters (4 bytes each); then 1 KiB of alignment slack.
+  const stageCounterOffset = wgmma && !producer ? barrierOffset + 8 * (2 * t.stages + 1) : 0;
+  const wgmmaEnd = stageCounterOffset ? stageCounterOffset + 4 * t.stages : barrierOffset + 8 * (2 * t.stages + 1);
+  const totalBytes = wgmma ? wgmmaEnd + 1024 : barrierOffset;
 
   const issues: SpecIssue[] = [];
   if (totalBytes > cap.maxSharedMemoryPerBlock) {
@@ -370,11 +380,15 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       rule: `accumulators need about ${registers.total} registers per thread (O ${registers.outputAccumulator} + S ${registers.scoreAccumulator} + ${registers.overhead}), over ${registerBudget} (what ${t.minBlocksPerSm} block(s) of ${threads} threads per SM leave each thread); lower warpQ, ctaK or minBlocksPerSm`,
     });
   }
-  if (totalBytes * t.minBlocksPerSm > cap.maxSharedMemoryPerBlock) {
+  // Resident blocks share the SM's shared memory, each with the runtime's reserve: a block more than
+  // fits would leave minBlocksPerSm a promise the launch does not keep (and the register share sized
+  // for it wasted).
+  const bytesPerResidentBlock = totalBytes + SHARED_MEMORY_RESERVED_PER_BLOCK;
+  if (bytesPerResidentBlock * t.minBlocksPerSm > cap.sharedMemoryPerSm) {
     issues.push({
       field: 'tiling.minBlocksPerSm',
       value: t.minBlocksPerSm,
-      rule: `${t.minBlocksPerSm} blocks × ${totalBytes} bytes of shared memory exceed ${spec.arch}'s ${cap.maxSharedMemoryPerBlock} per SM`,
+      rule: `${t.minBlocksPerSm} blocks × (${totalBytes} bytes of shared memory + ${SHARED_MEMORY_RESERVED_PER_BLOCK} the runtime reserves per block) exceed ${spec.arch}'s ${cap.sharedMemoryPerSm} per SM`,
     });
   }
   if (issues.length) throw new SpecError(issues);
@@ -476,6 +490,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           rowSumColumns,
           pvSumAccumulators,
           barrierOffset,
+          stageCounterOffset,
           // INT8 rows are D bytes; FP8 Vᵀ rows are ctaK keys of one byte.
           qkOperand: swizzledOperand(D),
           vOperand: swizzledOperand(t.ctaK),

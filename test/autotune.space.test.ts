@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ARCHS, CAPABILITIES, archSupports, type Arch } from '../dsl/capabilities.js';
 import { attention, defaultSpecInput } from '../dsl/builder.js';
-import { E4M3_MAX, FP16_MAX, parseSpec, SpecError, variantName, type SpecIssue } from '../dsl/spec.js';
+import { E4M3_MAX, FP16_MAX, parseSpec, SpecError, variantName, wgmmaRowSums, type SpecIssue } from '../dsl/spec.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
 import { runtimeIncludeDir } from '../build/paths.js';
@@ -37,17 +37,18 @@ const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8'
 
 /**
  * Size of the product: every axis in AXIS_ORDER multiplies (flushKeys is chosen per candidate, not
- * multiplied), except producer, which only the wgmma form varies (the mma.sync forms take true).
+ * multiplied), except producer and rowSums, which only the wgmma form varies (the mma.sync forms take
+ * true and "alu").
  */
 const productSize = (axes: SpaceAxes) =>
-  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length : 1), 0) *
-  AXIS_ORDER.filter((a) => a !== 'pv' && a !== 'producer').reduce((n, a) => n * axes[a].length, 1);
+  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length : 1), 0) *
+  AXIS_ORDER.filter((a) => a !== 'pv' && a !== 'producer' && a !== 'rowSums').reduce((n, a) => n * axes[a].length, 1);
 
 /** The axis tuples of the product nested in AXIS_ORDER, first axis outermost, written independently of the code. */
 function cartesian(axes: SpaceAxes): Record<string, unknown>[] {
   let rows: Record<string, unknown>[] = [{}];
   const values = (axis: (typeof AXIS_ORDER)[number], row: Record<string, unknown>): readonly unknown[] =>
-    axis === 'producer' && row.pv !== 'wgmma' ? [true] : axes[axis];
+    row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axes[axis];
   for (const axis of AXIS_ORDER) rows = rows.flatMap((row) => values(axis, row).map((v) => ({ ...row, [axis]: v })));
   return rows;
 }
@@ -131,7 +132,7 @@ describe('searchSpace enumeration', () => {
 
   it('the product written out: (pv forms) × 2 warpQ × 2 warps × 3 ctaK × 2 stages × 2 minBlocks × 2 overlap × 3 granularities × 1 smoothK × 2 foldDequant', () => {
     const tiles = 2 * 2 * 3 * 2 * 2 * 2 * 3 * 1 * 2;
-    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength((2 + 3) * tiles); // wgmma × 2 producer settings + the three mma.sync forms
+    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength((2 * 2 + 3) * tiles); // wgmma × 2 producer × 2 rowSums settings + the three mma.sync forms
     expect(searchSpace({ archs: ['sm_89'], headDims: [128] })).toHaveLength(3 * tiles);
     expect(searchSpace({ archs: ['sm_80'], headDims: [128] })).toHaveLength(1 * tiles);
   });
@@ -275,22 +276,24 @@ describe('wgmma candidates (sm_90a)', () => {
     expect(new Set(wgmma.map((c) => c.problem.arch))).toEqual(new Set(['sm_90a']));
     for (const c of wgmma) {
       expect(c.input.mma).toBe('wgmma');
-      expect(c.input.pv).toEqual({ instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 });
+      expect(c.input.pv).toEqual({ instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, rowSums: c.point.rowSums });
     }
+    expect(new Set(wgmma.map((c) => c.point.rowSums))).toEqual(new Set(['tensor', 'alu']));
+    expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.point.rowSums === 'alu')).toBe(true);
     expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.input.mma === undefined)).toBe(true);
   });
 
-  it('kept: the WGMMA_SHAPES the default axes reach × stages and schedule × both foldDequant settings, per head dim and causal flag', () => {
+  it('kept: the WGMMA_SHAPES the default axes reach × stages and schedule × both foldDequant and both rowSums settings, per head dim and causal flag', () => {
     const shapeOf = (t: { warps: number; minBlocksPerSm: number; stages: number; overlapQk: boolean; producer?: boolean }) =>
       `${t.warps}x${t.minBlocksPerSm}s${t.stages}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}`;
-    const shapes = kept.map((k) => `${k.spec.headDim} ${k.spec.causal} ${shapeOf(k.spec.tiling)} ${k.spec.qk.foldDequant}`).sort();
+    const shapes = kept.map((k) => `${k.spec.headDim} ${k.spec.causal} ${shapeOf(k.spec.tiling)} ${k.spec.qk.foldDequant} ${wgmmaRowSums(k.spec)}`).sort();
     // With a producer: the next Q·Kᵀ overlapped, 3 stages. Without: serial at 2 or 3 stages, or
     // overlapped at 3. minBlocksPerSm 3 and 4 and 12 warps are outside the default axes.
     const want: string[] = [];
     for (const headDim of [64, 128])
       for (const causal of [false, true])
         for (const shape of ['4x2s3o', '8x1s3o', '4x2s2c', '4x2s3c', '4x2s3oc', '8x1s2c', '8x1s3c', '8x1s3oc'])
-          for (const fold of [false, true]) want.push(`${headDim} ${causal} ${shape} ${fold}`);
+          for (const fold of [false, true]) for (const rowSums of ['tensor', 'alu']) want.push(`${headDim} ${causal} ${shape} ${fold} ${rowSums}`);
     expect(shapes).toEqual(want.sort());
     for (const k of kept) {
       expect(k.spec.tiling).toMatchObject({ warpQ: 16, ctaK: 128 });

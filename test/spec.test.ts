@@ -20,6 +20,7 @@ import {
   parseSpec,
   SpecError,
   variantName,
+  wgmmaRowSums,
   type AttentionSpecInput,
   type SpecIssue,
 } from '../dsl/spec.js';
@@ -45,6 +46,18 @@ function refusal(input: unknown): SpecError {
     caught = e;
   }
   expect(caught, 'the spec was accepted but should have been refused').toBeInstanceOf(SpecError);
+  return caught as SpecError;
+}
+
+/** The SpecError of a spec that parses but that the plan refuses (what only the plan can count). */
+function planRefusal(input: unknown): SpecError {
+  let caught: unknown;
+  try {
+    planKernel(parseSpec(input));
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'the plan was made but should have been refused').toBeInstanceOf(SpecError);
   return caught as SpecError;
 }
 
@@ -522,6 +535,39 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     expect(plan.smem.v.rows).toBe(64 + 8);
     expect(plan.wgmma!.stageTxBytes).toBe(128 * 64 + 64 * 128);  // TMA brings the K tile and D rows of Vᵀ only
     expect(plan.wgmma!.pvRegisters).toEqual([...Array(36).keys()]);  // 32 of O's partial, 4 row sums, one register block
+  });
+  it('puts the row sums where pv.rowSums says: the tensor cores (N = D + 8, ones rows after Vᵀ) or FADDs, names only the non-default', () => {
+    const d128 = parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'tensor' })));
+    expect(instructionsOf(d128)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n136k32.e4m3.f32']);
+    expect(variantName(d128)).toBe('sage_sm90a_d128_fp16_full_wgmma_q128k128w16x8s3b1o_qkpwsm_pvwg8p448v448rt');
+    const plan = planKernel(d128);
+    expect([plan.wgmma!.rowSumColumns, plan.wgmma!.pvSumAccumulators, plan.wgmma!.scoreSlots]).toEqual([8, 4, 68]);
+    expect(plan.smem.v.rows).toBe(128 + 8);
+    expect(wgmmaRowSums(parseSpec(wgmma()))).toBe('alu');
+    expect(variantName(parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'alu' }))))).toBe(variantName(parseSpec(wgmma())));
+    const d64 = parseSpec(edited(wgmma(), (s) => Object.assign(s, { headDim: 64 }, { pv: { ...s.pv, rowSums: 'alu' } })));
+    expect(instructionsOf(d64)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n64k32.e4m3.f32']);
+    expect(variantName(d64)).toMatch(/pvwg8p448v448ra$/);
+    expect(planKernel(d64).wgmma!.rowSumColumns).toBe(0);
+    expect(() => parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'mufu' })))).toThrow(/pv\.rowSums/);
+  });
+  it('refuses more blocks per SM than its shared memory and the runtime reserve let reside, naming minBlocksPerSm', () => {
+    const lone = (rowSums: 'tensor' | 'alu') =>
+      edited(wgmma(), (s) => {
+        Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false });
+        Object.assign(s.pv, { rowSums });
+      });
+    // 74.8 KB a block fits three times in 228 KiB with 1 KiB reserved each; the ones rows (1 KiB a stage) do not
+    const fits = planKernel(parseSpec(lone('alu')));
+    expect(3 * (fits.smem.totalBytes + 1024)).toBeLessThanOrEqual(228 * 1024);
+    expectIssue(planRefusal(lone('tensor')), 'tiling.minBlocksPerSm', 3, /3 blocks × \(76848 bytes of shared memory \+ 1024 the runtime reserves per block\) exceed sm_90a's 233472 per SM/);
+  });
+  it('keeps the producerless stage counters in the planned shared memory, after the mbarriers', () => {
+    const lone = planKernel(parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false }))));
+    const w = lone.wgmma!;
+    expect(w.stageCounterOffset).toBe(w.barrierOffset + 8 * (2 * 2 + 1));
+    expect(lone.smem.totalBytes).toBe(w.stageCounterOffset + 4 * 2 + 1024);
+    expect(planKernel(parseSpec(wgmma())).wgmma!.stageCounterOffset).toBe(0);
   });
   it('takes one consumer warpgroup with two blocks per SM, and refuses other block shapes by field', () => {
     const one = parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 2 })));
