@@ -69,6 +69,20 @@ describe('rankCandidates', () => {
   });
 });
 
+describe('rankCandidates with kernel times', () => {
+  it('among whole-call ties the faster kernel wins; kernels within the tolerance tie again and go to accuracy', () => {
+    const items = [
+      { name: 'a', wholeTops: 734, kernelTops: 812, cosine: 0.9995 },
+      { name: 'b', wholeTops: 729, kernelTops: 885, cosine: 0.9992 },
+      { name: 'c', wholeTops: 700, kernelTops: 950, cosine: 0.9999 }, // not a whole-call tie
+      { name: 'd', wholeTops: 730, kernelTops: 880, cosine: 0.9994 },
+    ];
+    // b and d tie on the kernel too (within 1%): d is more accurate
+    expect(rankCandidates(items, 0.01).map((x) => x.name)).toEqual(['d', 'b', 'a', 'c']);
+    expect(rankCandidates([...items].reverse(), 0.01).map((x) => x.name)).toEqual(['d', 'b', 'a', 'c']);
+  });
+});
+
 describe('selectConfig', () => {
   const records: MeasureRecord[] = [
     gate(a, true),
