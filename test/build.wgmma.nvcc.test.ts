@@ -54,14 +54,16 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
       expect(v.ptxEmbedded).toBe(false);
       expect(ptx).toContain('wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8');
-      // P·V's N: the head dim, and at D=64 8 row-sum columns more
+      // P·V's N: the head dim, and 8 row-sum columns more where the defaults sum on the tensor cores
+      // (D=64, and the three-consumer D=128 non-causal block)
       expect(ptx).toContain(`wgmma.mma_async.sync.aligned.m64n${plan.headDim + plan.wgmma!.rowSumColumns}k32.f32.e4m3.e4m3`);
-      expect(plan.wgmma!.rowSumColumns).toBe(plan.headDim === 64 ? 8 : 0);
+      expect(plan.wgmma!.rowSumColumns).toBe(plan.headDim === 64 || !plan.causal ? 8 : 0);
       expect(ptx).toContain('cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes');
       // with a producer the registers move by setmaxnreg; without, the launch bounds give them all
       if (plan.wgmma!.producerWarpgroups) expect(ptx).toContain(`setmaxnreg.inc.sync.aligned.u32 ${plan.wgmma!.consumerRegisters}`);
       else expect(ptx, v.name).not.toContain('setmaxnreg');
-      expect(plan.wgmma!.producerWarpgroups, v.name).toBe(plan.headDim === 128 && !plan.causal ? 1 : 0);
+      expect(plan.wgmma!.producerWarpgroups, v.name).toBe(0);  // every default is producerless now
+      expect(plan.wgmma!.consumers, v.name).toBe(plan.headDim === 128 && !plan.causal ? 3 : 1);
       expect(ptx).not.toContain('mma.sync.aligned');
       // two consumers stagger (consumer 0 arrives at a named barrier) only when not causal
       expect(ptx.includes('bar.arrive'), v.name).toBe(plan.wgmma!.consumerOrder === 'stagger');

@@ -139,8 +139,8 @@ describe('plan, schema, render', () => {
     for (const p of plans) {
       expect(p.spec.mma).toBe('wgmma');
       expect(p.name).toContain('_wgmma_');
-      // non-causal: two consumers and a producer; causal: one consumer loading for itself
-      expect([p.threads, p.wgmma?.consumers, p.wgmma?.producerWarpgroups]).toEqual(p.spec.causal ? [128, 1, 0] : [384, 2, 1]);
+      // non-causal: three consumers sharing each stage; causal: one consumer, three blocks per SM; neither has a producer
+      expect([p.threads, p.wgmma?.consumers, p.wgmma?.producerWarpgroups]).toEqual(p.spec.causal ? [128, 1, 0] : [384, 3, 0]);
     }
     const sm89 = await sagegen(['plan', '--arch', 'sm_89', '--headdim', '128', '--mma', 'wgmma']);
     expect(sm89.exitCode).not.toBe(0);
