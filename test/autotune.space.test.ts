@@ -521,7 +521,8 @@ describe('pruneCompiled', () => {
     expect(pruned[0]!.reasons).toEqual(['registers: 128 × 256 threads → 2 blocks/SM, 16 warps/SM: below 24 warps/SM']);
     // the spilling one now has both reasons
     expect(pruned[1]!.reasons).toHaveLength(2);
-    expect(pruned[1]!.reasons[1]).toMatch(/^registers: 255 × 128 threads; shared memory: 49152 bytes per block of 101376 per SM → 2 blocks\/SM, 8 warps\/SM: below 24 warps\/SM$/);
+    // a block counts its 49152 planned bytes and the runtime's 1 KiB against sm_89's 100 KiB per SM
+    expect(pruned[1]!.reasons[1]).toMatch(/^registers: 255 × 128 threads; shared memory: 50176 bytes per block of 102400 per SM → 2 blocks\/SM, 8 warps\/SM: below 24 warps\/SM$/);
   });
 
   it('spills in any kernel drop it by default; spills: "attention" looks at attentionKernel only', () => {
@@ -538,7 +539,7 @@ describe('pruneCompiled', () => {
     const entry = { name: 'b2', plan, ptxas: clean.ptxas };
     expect(pruneCompiled([entry]).kept).toHaveLength(1);
     const { pruned } = pruneCompiled([entry], { sharedBytesPerSm: { sm_89: 40000 } });
-    expect(pruned[0]!.reasons).toEqual([`shared memory: ${plan.smem.totalBytes} bytes per block of 40000 per SM → 1 block/SM, 8 warps/SM: below the plan's minBlocksPerSm 2`]);
+    expect(pruned[0]!.reasons).toEqual([`shared memory: ${plan.smem.totalBytes + 1024} bytes per block of 40000 per SM → 1 block/SM, 8 warps/SM: below the plan's minBlocksPerSm 2`]);
   });
 
   it('a report without attentionKernel is dropped, saying so', () => {
