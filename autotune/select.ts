@@ -68,7 +68,7 @@ interface Timed extends MeasuredCandidate {
 }
 
 /** Orders candidates best first under the tie rule. */
-export function rankCandidates<T extends { wholeTops: number; kernelTops?: number; cosine: number; name: string }>(items: T[], tieTolerance: number): T[] {
+export function rankCandidates<T extends { wholeTops: number; kernelTops: number; cosine: number; name: string }>(items: T[], tieTolerance: number): T[] {
   const bySpeed = [...items].sort((a, b) => b.wholeTops - a.wholeTops || a.name.localeCompare(b.name));
   const ranked: T[] = [];
   let rest = bySpeed;
@@ -79,8 +79,8 @@ export function rankCandidates<T extends { wholeTops: number; kernelTops?: numbe
     // quantization work, so a whole-call gap inside the tolerance is mostly noise of those passes,
     // while the kernel time is what the block shape changes (H100, D=128 causal 16K: whole 734 / 729,
     // kernel 812 / 885). Kernels within the tolerance of each other tie again.
-    const kernelTop = Math.max(...wholeTied.map((c) => c.kernelTops ?? 0));
-    const tied = wholeTied.filter((c) => (c.kernelTops ?? 0) >= kernelTop * (1 - tieTolerance));
+    const kernelTop = Math.max(...wholeTied.map((c) => c.kernelTops));
+    const tied = wholeTied.filter((c) => c.kernelTops >= kernelTop * (1 - tieTolerance));
     tied.sort((a, b) => b.cosine - a.cosine || a.name.localeCompare(b.name));
     ranked.push(tied[0]!);
     rest = rest.filter((c) => c !== tied[0]);

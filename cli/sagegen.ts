@@ -328,7 +328,7 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
   if (maxSpill !== undefined && !(Number.isInteger(maxSpill) && maxSpill >= 0)) throw new UsageError(`--max-spill-bytes: ${maxSpill} is not a whole number of bytes >= 0`);
   const verdict = pruneCompiled(
     manifest.variants.map((v) => ({ name: v.name, ptxas: v.ptxas, plan: v.plan })),
-    { minWarpsPerSm: argv['min-warps'] ?? 4, maxSpillBytes: argv['max-spill-bytes'] ?? 0 },
+    { minWarpsPerSm: argv['min-warps'] ?? 4, maxSpillBytes: maxSpill ?? 0 },
   );
   const candidates = {
     measure: verdict.kept.map((v) => v.name),

@@ -178,12 +178,18 @@ function formatValue(value: unknown): string {
 
 /** The instructions a spec's mma steps lower to. */
 /**
- * Where a wgmma P·V sums the softmax denominators (pv.rowSums). The default is what measured faster on
- * the H100 (results/wgmma/README.md): on the tensor cores at D=64, in FADDs at D=128.
+ * Where a wgmma P·V sums the softmax denominators when pv.rowSums is absent: on the tensor cores at
+ * D=64 (measured faster on the H100); in FADDs at D=128, where the ones rows fit only some block shapes
+ * (one score buffer, and shared memory for them in every stage: results/wgmma/README.md).
  */
+function defaultRowSums(headDim: number): RowSums {
+  return headDim === 64 ? 'tensor' : 'alu';
+}
+
+/** Where a wgmma P·V sums the softmax denominators (pv.rowSums, else the head dim's default). */
 export function wgmmaRowSums(spec: AttentionSpec): RowSums {
   const explicit = spec.pv.instruction === 'wgmma.e4m3' ? spec.pv.rowSums : undefined;
-  return explicit ?? (spec.headDim === 64 ? 'tensor' : 'alu');
+  return explicit ?? defaultRowSums(spec.headDim);
 }
 
 export function instructionsOf(spec: AttentionSpec): InstructionName[] {
@@ -365,8 +371,7 @@ export function variantName(spec: AttentionSpec): string {
 /** "rt" / "ra" when the row sums are not where the head dim puts them by default (names stay stable). */
 function wgmmaRowSumsTag(spec: AttentionSpec): string {
   const rowSums = wgmmaRowSums(spec);
-  const byDefault = spec.headDim === 64 ? 'tensor' : 'alu';
-  return rowSums === byDefault ? '' : rowSums === 'tensor' ? 'rt' : 'ra';
+  return rowSums === defaultRowSums(spec.headDim) ? '' : rowSums === 'tensor' ? 'rt' : 'ra';
 }
 
 function fmtNum(n: number): string {

@@ -257,12 +257,12 @@ const WGMMA_PRODUCER_REGISTERS = 24;
 const WGMMA_MAX_CONSUMER_REGISTERS = 240;
 const SM_REGISTERS = 65536;
 const WARPGROUP = 128;
-// Without a producer (one consumer per block), a block's share of the register file in steps of 8,
-// at most 255 (the ISA's limit): 255 at two blocks per SM, 168 at three.
-const MAX_REGISTERS_PER_THREAD = 255;
-function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number, producer: boolean): number {
+// Per consumer thread, in steps of 8: with a producer, what setmaxnreg leaves after the producer's
+// share (at most WGMMA_MAX_CONSUMER_REGISTERS); without one, the block's whole share of the register
+// file, at most the arch's per-thread ceiling (255 at two blocks per SM, 168 at three).
+function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number, producer: boolean, maxRegistersPerThread: number): number {
   const share = SM_REGISTERS / blocksPerSm - (producer ? WARPGROUP * WGMMA_PRODUCER_REGISTERS : 0);
-  const cap = producer ? WGMMA_MAX_CONSUMER_REGISTERS : MAX_REGISTERS_PER_THREAD;
+  const cap = producer ? WGMMA_MAX_CONSUMER_REGISTERS : maxRegistersPerThread;
   return Math.min(cap, Math.floor(share / (WARPGROUP * consumers) / 8) * 8);
 }
 const DISPATCH_RANK_MMA_SYNC = 0;
@@ -324,7 +324,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const withQ = registerEstimate(mTiles, qkNTiles, pvNTiles, qkKSteps, true, t.overlapQk);
   // Registers per thread the launch bounds leave: the register file (64K) shared by minBlocksPerSm blocks.
   const registerBudget = wgmma
-    ? wgmmaConsumerRegisters(consumers, t.minBlocksPerSm, producer)
+    ? wgmmaConsumerRegisters(consumers, t.minBlocksPerSm, producer, cap.maxRegistersPerThread)
     : Math.min(cap.maxRegistersPerThread, Math.floor(65536 / (threads * t.minBlocksPerSm) / 8) * 8);
   // ptxas needs about 50 registers beyond the accumulator count (measured: 181 for an estimate of 128
   // at WARP_Q 16, D 128); Q stays in registers only when that margin is left, else it spills.
@@ -337,8 +337,8 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   // wgmma with row sums on the tensor cores (pv.rowSums "tensor"): rows of ones after Vᵀ's D rows
   // (their P·V columns are the row sums), as many as the P·V instruction has columns beyond D (8).
   // H100: +0.5–5% at D=64 (results/wgmma/experiments/ab-d64-row-sums-on-tensor-cores.json); at D=128
-  // +5–7% in the three-consumer block, but the 1 KiB more per stage leaves no room for a third block
-  // of one consumer, and two score buffers of 68 registers spill.
+  // +4–13% in the three-consumer block (results/wgmma/experiments/rowsums/), but the 1 KiB more per
+  // stage leaves no room for a third block of one consumer, and two score buffers of 68 registers spill.
   const rowSumColumns = wgmma ? wgmmaN(INSTRUCTIONS[pvInstruction].ptx) - D : 0;
   const v = fp8
     ? smemTile(D + rowSumColumns, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
@@ -350,9 +350,9 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const pvSumAccumulators = (64 * rowSumColumns) / WARPGROUP;
   // wgmma: full and empty barriers per stage and one for Q, 8 bytes each; without a producer the
   // stage counters (4 bytes each); then 1 KiB of alignment slack.
-  const stageCounterOffset = wgmma && !producer ? barrierOffset + 8 * (2 * t.stages + 1) : 0;
-  const wgmmaEnd = stageCounterOffset ? stageCounterOffset + 4 * t.stages : barrierOffset + 8 * (2 * t.stages + 1);
-  const totalBytes = wgmma ? wgmmaEnd + 1024 : barrierOffset;
+  const barriersEnd = barrierOffset + 8 * (2 * t.stages + 1);
+  const stageCounterOffset = wgmma && !producer ? barriersEnd : 0;
+  const totalBytes = wgmma ? barriersEnd + (producer ? 0 : 4 * t.stages) + 1024 : barrierOffset;
 
   const issues: SpecIssue[] = [];
   if (totalBytes > cap.maxSharedMemoryPerBlock) {

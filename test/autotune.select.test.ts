@@ -49,19 +49,19 @@ describe('rankCandidates', () => {
   it('puts the fastest first when no one is within the tolerance', () => {
     const r = rankCandidates(
       [
-        { name: 'x', wholeTops: 300, cosine: 0.9999 },
-        { name: 'y', wholeTops: 400, cosine: 0.999 },
+        { name: 'x', wholeTops: 300, kernelTops: 500, cosine: 0.9999 },
+        { name: 'y', wholeTops: 400, kernelTops: 500, cosine: 0.999 },
       ],
       0.01,
     );
     expect(r.map((x) => x.name)).toEqual(['y', 'x']);
   });
 
-  it('breaks a tie (within 1%) by accuracy, then by name, independent of input order', () => {
+  it('breaks a tie (within 1%, equal kernels) by accuracy, then by name, independent of input order', () => {
     const items = [
-      { name: 'b', wholeTops: 400, cosine: 0.9992 },
-      { name: 'a', wholeTops: 398, cosine: 0.9992 },
-      { name: 'c', wholeTops: 397, cosine: 0.9995 },
+      { name: 'b', wholeTops: 400, kernelTops: 500, cosine: 0.9992 },
+      { name: 'a', wholeTops: 398, kernelTops: 500, cosine: 0.9992 },
+      { name: 'c', wholeTops: 397, kernelTops: 500, cosine: 0.9995 },
     ];
     const expected = ['c', 'a', 'b']; // c most accurate; a and b tie on accuracy, a < b by name
     expect(rankCandidates(items, 0.01).map((x) => x.name)).toEqual(expected);
