@@ -116,6 +116,8 @@ export interface ArchCapability {
   gencodeCode: string;
   /** The SASS runs only on this exact compute capability (sm_90a); PTX of it is not forward-portable. */
   archSpecific: boolean;
+  /** Thread-block clusters with distributed shared memory (compute capability 9.0 and later). */
+  threadBlockClusters: boolean;
 }
 
 const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
@@ -128,6 +130,9 @@ const WGMMA: InstructionName[] = [
   'wgmma.m64n136k32.e4m3.f32',
   'wgmma.m64n64k32.e4m3.f32',
 ];
+
+/** Blocks a cluster may hold on every GPU that has clusters (the portable size, CUDA programming guide). */
+export const PORTABLE_CLUSTER_BLOCKS = 8;
 
 /** Shared memory the runtime keeps of every resident block (sm_80 and later), bytes. */
 export const SHARED_MEMORY_RESERVED_PER_BLOCK = 1024;
@@ -143,6 +148,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeArch: 'compute_80',
     gencodeCode: 'sm_80',
     archSpecific: false,
+    threadBlockClusters: false,
   },
   sm_86: {
     computeCapability: 86,
@@ -154,6 +160,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeArch: 'compute_86',
     gencodeCode: 'sm_86',
     archSpecific: false,
+    threadBlockClusters: false,
   },
   sm_89: {
     computeCapability: 89,
@@ -165,6 +172,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeArch: 'compute_89',
     gencodeCode: 'sm_89',
     archSpecific: false,
+    threadBlockClusters: false,
   },
   sm_90a: {
     computeCapability: 90,
@@ -177,6 +185,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeArch: 'compute_90a',
     gencodeCode: 'sm_90a',
     archSpecific: true,
+    threadBlockClusters: true,
   },
   sm_120: {
     computeCapability: 120,
@@ -188,6 +197,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeArch: 'compute_120',
     gencodeCode: 'sm_120',
     archSpecific: false,
+    threadBlockClusters: true,
   },
 };
 

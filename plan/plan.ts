@@ -5,7 +5,14 @@
  * that need derived numbers (shared memory against the arch limit, a register estimate) and reports
  * them as SpecIssues so users see one kind of error for everything they got wrong.
  */
-import { CAPABILITIES, INSTRUCTIONS, SHARED_MEMORY_RESERVED_PER_BLOCK, type InstructionName } from '../dsl/capabilities.js';
+import {
+  CAPABILITIES,
+  INSTRUCTIONS,
+  PORTABLE_CLUSTER_BLOCKS,
+  SHARED_MEMORY_RESERVED_PER_BLOCK,
+  type ArchCapability,
+  type InstructionName,
+} from '../dsl/capabilities.js';
 import { instructionsOf, SpecError, variantName, type AttentionSpec, type SpecIssue } from '../dsl/spec.js';
 
 /** A shared-memory tile stored as rows of 16-byte chunks with an XOR swizzle so ldmatrix is conflict-free. */
@@ -24,6 +31,24 @@ export interface SmemTile {
   /** 16-byte cp.async copies per stage, and per thread (rounded up; the loop guards the tail). */
   copies: number;
   copiesPerThread: number;
+}
+
+/**
+ * The fused K/V quantization on clusters: a cluster per head of K or V, each block staging a run of
+ * key tiles in shared memory. The runtime spreads a head's tiles over at most maxClusterBlocks
+ * blocks and takes this path while each block's run fits maxStagedTiles (the split kernels beyond).
+ */
+export interface KvClusterPlan {
+  threads: number;
+  /** Rows the block's threads cover in one pass, one 16-byte chunk each. */
+  rowsPerPass: number;
+  maxClusterBlocks: number;
+  /** One key tile of 16-bit K or V rows (ctaK × D × 2). */
+  tileBytes: number;
+  /** Key tiles one block's dynamic shared memory holds beside its static arrays (staticBytes). */
+  maxStagedTiles: number;
+  /** Per-warp partial statistics, the block's partial, the head's statistic, two words per staged scale group. */
+  staticBytes: number;
 }
 
 export interface RegisterEstimate {
@@ -92,6 +117,11 @@ export interface KernelPlan {
     statsLoads: number;
     /** FP8 Vᵀ: keys of one shared-memory block of the transpose (a divisor of ctaK). */
     vBlockKeys: number;
+    /**
+     * Archs with thread-block clusters and FP8 P·V: the K/V statistics and quantization fused into
+     * one kernel that reads K and V once (kvClusterQuantKernel); null keeps the split kernels.
+     */
+    kvCluster: KvClusterPlan | null;
   };
   pv: {
     fp8: boolean;
@@ -241,6 +271,9 @@ const STATS_LOADS = 8;
 // FP8 Vᵀ: keys per shared-memory block of the transpose (16 KB of 16-bit rows at D=128), at most
 // four 16-key groups, so the XOR swizzle 2·group stays inside a row's 8 or 16 chunks.
 const V_BLOCK_KEYS = 64;
+// The fused K/V quantization block: twice the split kernels' threads, since one block now also
+// reduces, and a block holds up to six D=128 key tiles (its SM then has only its 8 warps).
+const KV_CLUSTER_THREADS = 256;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
 const REGISTER_OVERHEAD = 16;
 const Q_REGISTER_MARGIN = 48;
@@ -468,6 +501,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       statsRows: STATS_ROWS,
       statsLoads: STATS_LOADS,
       vBlockKeys: Math.min(t.ctaK, V_BLOCK_KEYS),
+      kvCluster: fp8 ? kvClusterOf(cap, D, t.ctaK, kGroupsPerTile, inputChunksPerRow) : null,
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
@@ -498,6 +532,25 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
+  };
+}
+
+function kvClusterOf(cap: ArchCapability, D: number, ctaK: number, kGroupsPerTile: number, inputChunksPerRow: number): KvClusterPlan | null {
+  if (!cap.threadBlockClusters) return null;
+  const tileBytes = ctaK * D * 2;
+  const warps = KV_CLUSTER_THREADS / 32;
+  const staticBytes = (tiles: number) => 4 * D * (warps + 2) + 8 * tiles * kGroupsPerTile;
+  // Static and dynamic shared memory share the per-block limit.
+  let maxStagedTiles = Math.floor(cap.maxSharedMemoryPerBlock / tileBytes);
+  while (maxStagedTiles > 0 && maxStagedTiles * tileBytes + staticBytes(maxStagedTiles) > cap.maxSharedMemoryPerBlock) maxStagedTiles--;
+  if (maxStagedTiles === 0) return null;
+  return {
+    threads: KV_CLUSTER_THREADS,
+    rowsPerPass: KV_CLUSTER_THREADS / inputChunksPerRow,
+    maxClusterBlocks: PORTABLE_CLUSTER_BLOCKS,
+    tileBytes,
+    maxStagedTiles,
+    staticBytes: staticBytes(maxStagedTiles),
   };
 }
 

@@ -111,7 +111,7 @@ export interface PtxasEntry {
   spillLoadBytes: number;
 }
 
-const KERNEL_NAMES = ['attentionKernel', 'quantizeInt8Kernel', 'quantizeVKernel', 'kvStatsFinalizeKernel', 'kvStatsKernel'];
+const KERNEL_NAMES = ['attentionKernel', 'quantizeInt8Kernel', 'quantizeVKernel', 'kvStatsFinalizeKernel', 'kvStatsKernel', 'kvClusterQuantKernel'];
 
 function demangle(mangled: string): string {
   const hit = KERNEL_NAMES.find((k) => mangled.includes(k));

@@ -220,6 +220,19 @@ def schedule_cases():
     ]
 
 
+def quantization_path_cases():
+    """Both K/V quantization paths where clusters exist: the fused cluster kernel holds a head's key
+    tiles in at most 8 blocks (D=128: 48 tiles of 128 keys, D=64: 112), so kv_len 6144 at D=128 is
+    its last length and 6145 goes through the split kernels; likewise 14336 and 14337 at D=64. On
+    other archs every case runs the split kernels."""
+    return [
+        Case(dist, 1, 4, 2, nq, nk, d, causal=c, lse=True)
+        for dist, d, nks in (("k_bias", 128, (6144, 6145, 9000)), ("gaussian", 64, (14336, 14337)))
+        for nk in nks
+        for nq, c in ((1000, False), (nk, True))
+    ]
+
+
 def quick_cases():
     return [
         Case("gaussian", 2, 8, 8, 1000, 1000, 128, alloc_path=True),
@@ -231,13 +244,14 @@ def quick_cases():
         Case("gaussian", 2, 8, 8, 1, 1, 128),
         Case("gaussian", 2, 8, 8, 17, 17, 64, causal=True),
         Case("gaussian", 2, 8, 8, 777, 3000, 128, layout="NHD", causal=True, strided="slice_nan"),
+        Case("k_bias", 1, 4, 2, 1000, 6145, 128),  # past the fused K/V quantization: the split kernels
     ]
 
 
 def build_cases(quick, base_seed):
     groups = [quick_cases] if quick else [
         core_cases, dtype_layout_cases, distribution_cases, length_pair_cases, gqa_cases, stride_cases, misc_cases,
-        schedule_cases,
+        schedule_cases, quantization_path_cases,
     ]
     cases = [c for g in groups for c in g()]
     seen = {}
