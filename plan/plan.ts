@@ -45,7 +45,7 @@ export interface KvClusterPlan {
   maxClusterBlocks: number;
   /** One key tile of 16-bit K or V rows (ctaK × D × 2). */
   tileBytes: number;
-  /** Key tiles one block's dynamic shared memory holds beside its static arrays (staticBytes). */
+  /** Key tiles one block stages (at most 64 KiB, and with staticBytes within the arch's per-block limit). */
   maxStagedTiles: number;
   /** Per-warp partial statistics, the block's partial, the head's statistic, two words per staged scale group. */
   staticBytes: number;
@@ -272,8 +272,11 @@ const STATS_LOADS = 8;
 // four 16-key groups, so the XOR swizzle 2·group stays inside a row's 8 or 16 chunks.
 const V_BLOCK_KEYS = 64;
 // The fused K/V quantization block: twice the split kernels' threads, since one block now also
-// reduces, and a block holds up to six D=128 key tiles (its SM then has only its 8 warps).
+// reduces. A block stages at most 64 KiB of key tiles, so three blocks share an SM: on the H100 the
+// fused kernel beat the split ones by 2–11% whole-call with 32–64 KiB per block (D=128 at 1K–2K,
+// D=64 at 1K–4K) and lost 1–4% with 128 KiB (one block per SM; results/wgmma/quant/).
 const KV_CLUSTER_THREADS = 256;
+const KV_CLUSTER_STAGING_BYTES = 64 * 1024;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
 const REGISTER_OVERHEAD = 16;
 const Q_REGISTER_MARGIN = 48;
@@ -541,7 +544,7 @@ function kvClusterOf(cap: ArchCapability, D: number, ctaK: number, kGroupsPerTil
   const warps = KV_CLUSTER_THREADS / 32;
   const staticBytes = (tiles: number) => 4 * D * (warps + 2) + 8 * tiles * kGroupsPerTile;
   // Static and dynamic shared memory share the per-block limit.
-  let maxStagedTiles = Math.floor(cap.maxSharedMemoryPerBlock / tileBytes);
+  let maxStagedTiles = Math.floor(Math.min(KV_CLUSTER_STAGING_BYTES, cap.maxSharedMemoryPerBlock) / tileBytes);
   while (maxStagedTiles > 0 && maxStagedTiles * tileBytes + staticBytes(maxStagedTiles) > cap.maxSharedMemoryPerBlock) maxStagedTiles--;
   if (maxStagedTiles === 0) return null;
   return {
