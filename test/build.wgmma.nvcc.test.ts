@@ -45,6 +45,10 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       const launch = Math.floor(65536 / (plan.threads * plan.minBlocksPerSm) / 8) * 8;
       expect(attention.registers, v.name).toBeLessThanOrEqual(launch);
       expect(plan.wgmma!.producerRegisters * 128 + plan.wgmma!.consumerRegisters * 128 * plan.wgmma!.consumers).toBeLessThanOrEqual(launch * plan.threads);
+      // the fused K/V quantization: its static shared memory is what the plan budgets beside the staged tiles
+      const kv = v.ptxas.find((e) => e.kernel === 'kvClusterQuantKernel');
+      expect(kv, `${v.name} has no kvClusterQuantKernel`).toBeDefined();
+      expect(kv!.sharedBytes, v.name).toBe(plan.quant.kvCluster!.staticBytes);
     }
   });
 

@@ -378,3 +378,43 @@ describe('wgmma plan', () => {
     expect(renderVariant(two)).toContain('setmaxnreg.inc.sync.aligned.u32');
   });
 });
+
+describe('fused K/V quantization on clusters', () => {
+  const TILE_KEYS = 128;
+  it('archs with clusters and FP8 P·V stage at most 64 KiB of 16-bit key tiles per block, in clusters of 8', () => {
+    for (const headDim of [64, 128] as const) {
+      const plan = planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, mma: 'wgmma' })));
+      const tileBytes = TILE_KEYS * headDim * 2; // ctaK rows of D fp16/bf16 values
+      const threads = 256;
+      expect(plan.quant.kvCluster).toEqual({
+        threads,
+        rowsPerPass: threads / ((headDim * 2) / 16),
+        maxClusterBlocks: 8,
+        tileBytes,
+        maxStagedTiles: (64 * KiB) / tileBytes, // D=128: 2 tiles, D=64: 4
+        // per-warp partials, the block's partial and the head's statistic (D floats each), and an
+        // amax word and a scale per staged tile (one K scale group per tile at per-warp granularity)
+        staticBytes: 4 * headDim * (threads / 32 + 2) + 8 * ((64 * KiB) / tileBytes),
+      });
+      // Within the per-block limit with the static arrays.
+      const k = plan.quant.kvCluster!;
+      expect(k.maxStagedTiles * k.tileBytes + k.staticBytes).toBeLessThanOrEqual(CAPABILITIES.sm_90a.maxSharedMemoryPerBlock);
+    }
+  });
+  it('archs without clusters, and 16-bit P·V (no V statistics), keep the split kernels', () => {
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).quant.kvCluster).toBeNull();
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 128 }))).quant.kvCluster).toBeNull();
+    // sm_90a's mma.sync default is 16-bit P·V (Hopper's FP8 mma.sync is emulated)
+    const hopperMmaSync = planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 })));
+    expect(hopperMmaSync.pv.fp8).toBe(false);
+    expect(hopperMmaSync.quant.kvCluster).toBeNull();
+  });
+  it('sm_120 (clusters, FP8 mma.sync) takes the fused path with its own key tile', () => {
+    const plan = planKernel(parseSpec(defaultSpecInput({ arch: 'sm_120', headDim: 128 })));
+    expect(CAPABILITIES.sm_120.threadBlockClusters).toBe(true);
+    expect(plan.quant.kvCluster?.tileBytes).toBe(plan.ctaK * 128 * 2);
+  });
+  it('only sm_90a and sm_120 have clusters', () => {
+    expect(ARCHS.filter((a) => CAPABILITIES[a].threadBlockClusters)).toEqual(['sm_90a', 'sm_120']);
+  });
+});

@@ -142,6 +142,28 @@ describe('other variants', () => {
     expect(cu8).not.toContain('p.vData');
   });
 
+  it('archs with clusters fuse the K/V quantization, falling back to the split kernels; others only have the split kernels', () => {
+    const { plan, cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, mma: 'wgmma' })));
+    const k = plan.quant.kvCluster!;
+    expectConstant(cu, 'int', 'kKvThreads', k.threads);
+    expectConstant(cu, 'int', 'kKvMaxStagedTiles', k.maxStagedTiles);
+    expectConstant(cu, 'int', 'kKvTileBytes', k.tileBytes);
+    expectConstant(cu, 'int', 'kKvMaxClusterBlocks', k.maxClusterBlocks);
+    expect(cu).toContain('#include <cooperative_groups.h>');
+    expect(cu).toContain('__global__ void __launch_bounds__(kKvThreads) kvClusterQuantKernel(const Params p, const int tilesPerBlock)');
+    expect(cu).toContain('cudaLaunchAttributeClusterDimension');
+    // the fused kernel, then the queries (their LSE correction reads mean(K)); the split kernels otherwise
+    const fused = cu.indexOf('err = launchKvClusterQuant(p, shape, stream);');
+    const split = cu.indexOf('kvStatsKernel<<<');
+    expect(fused).toBeGreaterThan(0);
+    expect(cu.indexOf('quantizeInt8Kernel<Operand::Query', fused)).toBeLessThan(split);
+    expect(split).toBeGreaterThan(fused);
+    const { cu: ada } = render(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 })));
+    expect(ada).not.toContain('kvClusterQuantKernel');
+    expect(ada).not.toContain('cooperative_groups');
+    expect(ada).toContain('kvStatsKernel<<<');
+  });
+
   it('causal kernels remap the launch order heaviest-first; the rest take blockIdx as is', () => {
     const causal = render(parseSpec({ ...defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), causal: true })).cu;
     const full = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).cu;
