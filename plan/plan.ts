@@ -47,15 +47,7 @@ export interface KvClusterPlan {
   tileBytes: number;
   /** Key tiles one block stages (at most 64 KiB, and with staticBytes within the arch's per-block limit). */
   maxStagedTiles: number;
-  /**
-   * Query rows one block of the same launch quantizes when the call wants no LSE (the LSE's K-mean
-   * term needs mean(K) first): whole scale groups, a multiple of the rows its threads cover in one
-   * pass, dividing ctaQ. 0: the queries always run in their own launch after the cluster kernel.
-   */
-  queryRows: number;
-  /** INT8 query scales among queryRows rows. */
-  queryGroups: number;
-  /** Per-warp partial statistics, the block's partial, the head's statistic, two words per staged scale group and per query scale group. */
+  /** Per-warp partial statistics, the block's partial, the head's statistic, two words per staged scale group. */
   staticBytes: number;
 }
 
@@ -285,9 +277,6 @@ const V_BLOCK_KEYS = 64;
 // D=64 at 1K–4K) and lost 1–4% with 128 KiB (one block per SM; results/wgmma/quant/).
 const KV_CLUSTER_THREADS = 256;
 const KV_CLUSTER_STAGING_BYTES = 64 * 1024;
-// Query rows per block when the queries join the cluster launch: four 16-byte loads per thread in
-// flight at D=128 (the split query kernel's 16-row blocks read Q at about 1.3 TB/s at N=1K).
-const KV_CLUSTER_QUERY_ROWS = 64;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
 const REGISTER_OVERHEAD = 16;
 const Q_REGISTER_MARGIN = 48;
@@ -515,7 +504,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       statsRows: STATS_ROWS,
       statsLoads: STATS_LOADS,
       vBlockKeys: Math.min(t.ctaK, V_BLOCK_KEYS),
-      kvCluster: fp8 ? kvClusterOf(cap, D, t.ctaK, t.ctaQ, kGroupsPerTile, inputChunksPerRow, qQuantRows, qQuantGroups) : null,
+      kvCluster: fp8 ? kvClusterOf(cap, D, t.ctaK, kGroupsPerTile, inputChunksPerRow) : null,
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
@@ -549,44 +538,21 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   };
 }
 
-function kvClusterOf(
-  cap: ArchCapability,
-  D: number,
-  ctaK: number,
-  ctaQ: number,
-  kGroupsPerTile: number,
-  inputChunksPerRow: number,
-  qQuantRows: number,
-  qQuantGroups: number,
-): KvClusterPlan | null {
+function kvClusterOf(cap: ArchCapability, D: number, ctaK: number, kGroupsPerTile: number, inputChunksPerRow: number): KvClusterPlan | null {
   if (!cap.threadBlockClusters) return null;
   const tileBytes = ctaK * D * 2;
   const warps = KV_CLUSTER_THREADS / 32;
-  const rowsPerPass = KV_CLUSTER_THREADS / inputChunksPerRow;
-  // Query blocks: the most whole scale groups up to KV_CLUSTER_QUERY_ROWS rows (or one group, if
-  // larger) that divide ctaQ and are whole passes of the block's threads.
-  let queryRows = 0;
-  for (let groups = Math.max(1, Math.floor(KV_CLUSTER_QUERY_ROWS / qQuantRows)); groups >= 1; groups--) {
-    const rows = groups * qQuantRows;
-    if (ctaQ % rows === 0 && rows % rowsPerPass === 0) {
-      queryRows = rows;
-      break;
-    }
-  }
-  const queryGroups = queryRows ? (queryRows / qQuantRows) * qQuantGroups : 0;
-  const staticBytes = (tiles: number) => 4 * D * (warps + 2) + 8 * tiles * kGroupsPerTile + 8 * queryGroups;
+  const staticBytes = (tiles: number) => 4 * D * (warps + 2) + 8 * tiles * kGroupsPerTile;
   // Static and dynamic shared memory share the per-block limit.
   let maxStagedTiles = Math.floor(Math.min(KV_CLUSTER_STAGING_BYTES, cap.maxSharedMemoryPerBlock) / tileBytes);
   while (maxStagedTiles > 0 && maxStagedTiles * tileBytes + staticBytes(maxStagedTiles) > cap.maxSharedMemoryPerBlock) maxStagedTiles--;
   if (maxStagedTiles === 0) return null;
   return {
     threads: KV_CLUSTER_THREADS,
-    rowsPerPass,
+    rowsPerPass: KV_CLUSTER_THREADS / inputChunksPerRow,
     maxClusterBlocks: PORTABLE_CLUSTER_BLOCKS,
     tileBytes,
     maxStagedTiles,
-    queryRows,
-    queryGroups,
     staticBytes: staticBytes(maxStagedTiles),
   };
 }

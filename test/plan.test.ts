@@ -392,14 +392,9 @@ describe('fused K/V quantization on clusters', () => {
         maxClusterBlocks: 8,
         tileBytes,
         maxStagedTiles: (64 * KiB) / tileBytes, // D=128: 2 tiles, D=64: 4
-        // query blocks of 64 rows: four 16-row warp bands, one per-warp scale each; 64 divides ctaQ
-        // (192 at D=128, 64 at D=64) and is whole passes of 256 threads (16 or 32 rows a pass)
-        queryRows: 64,
-        queryGroups: 4,
-        // per-warp partials, the block's partial and the head's statistic (D floats each), an amax
-        // word and a scale per staged tile (one K scale group per tile at per-warp granularity) and
-        // per query scale group
-        staticBytes: 4 * headDim * (threads / 32 + 2) + 8 * ((64 * KiB) / tileBytes) + 8 * 4,
+        // per-warp partials, the block's partial and the head's statistic (D floats each), and an
+        // amax word and a scale per staged tile (one K scale group per tile at per-warp granularity)
+        staticBytes: 4 * headDim * (threads / 32 + 2) + 8 * ((64 * KiB) / tileBytes),
       });
       // Within the per-block limit with the static arrays.
       const k = plan.quant.kvCluster!;
@@ -418,32 +413,6 @@ describe('fused K/V quantization on clusters', () => {
     const plan = planKernel(parseSpec(defaultSpecInput({ arch: 'sm_120', headDim: 128 })));
     expect(CAPABILITIES.sm_120.threadBlockClusters).toBe(true);
     expect(plan.quant.kvCluster?.tileBytes).toBe(plan.ctaK * 128 * 2);
-  });
-  it('query blocks: whole scale groups dividing ctaQ, or none when no such block is whole passes of the threads', () => {
-    const base = parseSpec(defaultSpecInput({ arch: 'sm_120', headDim: 64 }));
-    // per-block scales over a 32-row query tile: one group of 32 rows, exactly one pass at D=64
-    const small = edited(base, (x) => {
-      x.tiling.ctaQ = 32;
-      x.tiling.warpQ = 16;
-      x.tiling.warps = 2;
-      x.qk.granularity = 'per-block';
-    });
-    expect(planKernel(small).quant.kvCluster).toMatchObject({ queryRows: 32, queryGroups: 1 });
-    // 16-row per-warp bands in a 16-row tile cannot fill a 32-row pass: the queries keep their own launch
-    const tiny = edited(base, (x) => {
-      x.tiling.ctaQ = 16;
-      x.tiling.warpQ = 16;
-      x.tiling.warps = 1;
-    });
-    expect(planKernel(tiny).quant.kvCluster).toMatchObject({ queryRows: 0, queryGroups: 0 });
-    // per-thread scales: 8 groups per 16-row warp band, so a 32-row query tile's block has 16
-    const perThread = edited(parseSpec(defaultSpecInput({ arch: 'sm_120', headDim: 128 })), (x) => {
-      x.tiling.ctaQ = 32;
-      x.tiling.warpQ = 16;
-      x.tiling.warps = 2;
-      x.qk.granularity = 'per-thread';
-    });
-    expect(planKernel(perThread).quant.kvCluster).toMatchObject({ queryRows: 32, queryGroups: 16 });
   });
   it('only sm_90a and sm_120 have clusters', () => {
     expect(ARCHS.filter((a) => CAPABILITIES[a].threadBlockClusters)).toEqual(['sm_90a', 'sm_120']);

@@ -152,10 +152,6 @@ describe('other variants', () => {
     expect(cu).toContain('#include <cooperative_groups.h>');
     expect(cu).toContain('__global__ void __launch_bounds__(kKvThreads) kvClusterQuantKernel(const Params p, const int tilesPerBlock)');
     expect(cu).toContain('cudaLaunchAttributeClusterDimension');
-    expectConstant(cu, 'int', 'kKvQueryRows', k.queryRows);
-    // queries join the launch only without an LSE (their LSE term needs mean(K) first)
-    expect(cu).toContain('if (p.lse == nullptr && 2 * p.kvHeads + p.qHeads * queryRuns <= 65535) shape.queryRunsPerHead = queryRuns;');
-    expect(cu).toContain('if (shape.queryRunsPerHead == 0)');
     // the fused kernel, then the queries (their LSE correction reads mean(K)); the split kernels otherwise
     const fused = cu.indexOf('err = launchKvClusterQuant(p, shape, stream);');
     const split = cu.indexOf('kvStatsKernel<<<');

@@ -224,15 +224,14 @@ def quantization_path_cases():
     """Both K/V quantization paths where clusters exist: the fused cluster kernel spreads a head's
     key tiles of 128 keys over at most 8 blocks of 64 KiB (D=128: 2 tiles each, D=64: 4), so kv_len
     2048 at D=128 is its last length and 2049 goes through the split kernels; likewise 4096 and 4097
-    at D=64. On other archs every case runs the split kernels. Calls without an LSE quantize the
-    queries in the same launch."""
+    at D=64. On other archs every case runs the split kernels."""
     return [
         Case(dist, 1, 4, 2, nq, nk, d, causal=c, lse=True)
         for dist, d, nks in (("k_bias", 128, (2048, 2049)), ("gaussian", 64, (4096, 4097)))
         for nk in nks
         for nq, c in ((1000, False), (nk, True))
     ] + [
-        # without an LSE the queries join the cluster launch (GQA: query heads map to a K/V head)
+        # GQA without an LSE, through the cluster kernel (query heads map to a K/V head)
         Case("k_bias", 1, 32, 8, 1000, 1000, 128, lse=False),
         Case("q_outlier", 2, 4, 4, 777, 2000, 64, layout="NHD", causal=True, lse=False),
     ]
