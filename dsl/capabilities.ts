@@ -118,6 +118,12 @@ export interface ArchCapability {
   archSpecific: boolean;
   /** Thread-block clusters with distributed shared memory (compute capability 9.0 and later). */
   threadBlockClusters: boolean;
+  /**
+   * Blocks one cluster may hold: 8 is portable; Hopper allows 16 with
+   * cudaFuncAttributeNonPortableClusterSizeAllowed (CUDA programming guide, thread block clusters).
+   * 0 without clusters.
+   */
+  maxClusterBlocks: number;
 }
 
 const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
@@ -149,6 +155,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeCode: 'sm_80',
     archSpecific: false,
     threadBlockClusters: false,
+    maxClusterBlocks: 0,
   },
   sm_86: {
     computeCapability: 86,
@@ -161,6 +168,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeCode: 'sm_86',
     archSpecific: false,
     threadBlockClusters: false,
+    maxClusterBlocks: 0,
   },
   sm_89: {
     computeCapability: 89,
@@ -173,6 +181,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeCode: 'sm_89',
     archSpecific: false,
     threadBlockClusters: false,
+    maxClusterBlocks: 0,
   },
   sm_90a: {
     computeCapability: 90,
@@ -186,6 +195,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeCode: 'sm_90a',
     archSpecific: true,
     threadBlockClusters: true,
+    maxClusterBlocks: 16,
   },
   sm_120: {
     computeCapability: 120,
@@ -198,6 +208,7 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     gencodeCode: 'sm_120',
     archSpecific: false,
     threadBlockClusters: true,
+    maxClusterBlocks: PORTABLE_CLUSTER_BLOCKS,
   },
 };
 

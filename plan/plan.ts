@@ -8,7 +8,6 @@
 import {
   CAPABILITIES,
   INSTRUCTIONS,
-  PORTABLE_CLUSTER_BLOCKS,
   SHARED_MEMORY_RESERVED_PER_BLOCK,
   type ArchCapability,
   type InstructionName,
@@ -37,6 +36,7 @@ export interface SmemTile {
  * The fused K/V quantization on clusters: a cluster per head of K or V, each block staging a run of
  * key tiles in shared memory. The runtime spreads a head's tiles over at most maxClusterBlocks
  * blocks and takes this path while each block's run fits maxStagedTiles (the split kernels beyond).
+ * Clusters above the portable 8 blocks (Hopper's 16) need an opt-in at launch.
  */
 export interface KvClusterPlan {
   threads: number;
@@ -273,8 +273,9 @@ const STATS_LOADS = 8;
 const V_BLOCK_KEYS = 64;
 // The fused K/V quantization block: twice the split kernels' threads, since one block now also
 // reduces. A block stages at most 64 KiB of key tiles, so three blocks share an SM: on the H100 the
-// fused kernel beat the split ones by 2–11% whole-call with 32–64 KiB per block (D=128 at 1K–2K,
-// D=64 at 1K–4K) and lost 1–4% with 128 KiB (one block per SM; results/wgmma/quant/).
+// fused kernel beat the split ones by 3–14% whole-call with 32–64 KiB per block in clusters of 8
+// (D=128 at 1K–2K, D=64 at 1K–4K), by 1–3% in clusters of 16 (D=128 4K, D=64 8K), and lost 1–4%
+// with 128 KiB (one block per SM; results/wgmma/quant/).
 const KV_CLUSTER_THREADS = 256;
 const KV_CLUSTER_STAGING_BYTES = 64 * 1024;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
@@ -550,7 +551,7 @@ function kvClusterOf(cap: ArchCapability, D: number, ctaK: number, kGroupsPerTil
   return {
     threads: KV_CLUSTER_THREADS,
     rowsPerPass: KV_CLUSTER_THREADS / inputChunksPerRow,
-    maxClusterBlocks: PORTABLE_CLUSTER_BLOCKS,
+    maxClusterBlocks: cap.maxClusterBlocks,
     tileBytes,
     maxStagedTiles,
     staticBytes: staticBytes(maxStagedTiles),

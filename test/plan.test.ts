@@ -381,7 +381,7 @@ describe('wgmma plan', () => {
 
 describe('fused K/V quantization on clusters', () => {
   const TILE_KEYS = 128;
-  it('archs with clusters and FP8 P·V stage at most 64 KiB of 16-bit key tiles per block, in clusters of 8', () => {
+  it('archs with clusters and FP8 P·V stage at most 64 KiB of 16-bit key tiles per block, in clusters of up to 16 on Hopper', () => {
     for (const headDim of [64, 128] as const) {
       const plan = planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, mma: 'wgmma' })));
       const tileBytes = TILE_KEYS * headDim * 2; // ctaK rows of D fp16/bf16 values
@@ -389,7 +389,7 @@ describe('fused K/V quantization on clusters', () => {
       expect(plan.quant.kvCluster).toEqual({
         threads,
         rowsPerPass: threads / ((headDim * 2) / 16),
-        maxClusterBlocks: 8,
+        maxClusterBlocks: 16, // Hopper's non-portable cluster size
         tileBytes,
         maxStagedTiles: (64 * KiB) / tileBytes, // D=128: 2 tiles, D=64: 4
         // per-warp partials, the block's partial and the head's statistic (D floats each), and an
@@ -414,7 +414,9 @@ describe('fused K/V quantization on clusters', () => {
     expect(CAPABILITIES.sm_120.threadBlockClusters).toBe(true);
     expect(plan.quant.kvCluster?.tileBytes).toBe(plan.ctaK * 128 * 2);
   });
-  it('only sm_90a and sm_120 have clusters', () => {
+  it('only sm_90a and sm_120 have clusters; only Hopper goes past the portable 8 blocks', () => {
     expect(ARCHS.filter((a) => CAPABILITIES[a].threadBlockClusters)).toEqual(['sm_90a', 'sm_120']);
+    expect(ARCHS.map((a) => CAPABILITIES[a].maxClusterBlocks)).toEqual([0, 0, 0, 16, 8]);
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_120', headDim: 128 }))).quant.kvCluster?.maxClusterBlocks).toBe(8);
   });
 });

@@ -152,6 +152,10 @@ describe('other variants', () => {
     expect(cu).toContain('#include <cooperative_groups.h>');
     expect(cu).toContain('__global__ void __launch_bounds__(kKvThreads) kvClusterQuantKernel(const Params p, const int tilesPerBlock)');
     expect(cu).toContain('cudaLaunchAttributeClusterDimension');
+    // clusters of 8 first; past 8 only where 8 blocks cannot stage a head, with the non-portable opt-in
+    expect(cu).toContain('int64_t tilesPerBlock = ceilDiv(p.ext.kTiles, kPortableClusterBlocks);');
+    expect(cu).toContain('if (tilesPerBlock > kKvMaxStagedTiles) tilesPerBlock = ceilDiv(p.ext.kTiles, kKvMaxClusterBlocks);');
+    expect(cu).toContain('cudaFuncAttributeNonPortableClusterSizeAllowed');
     // the fused kernel, then the queries (their LSE correction reads mean(K)); the split kernels otherwise
     const fused = cu.indexOf('err = launchKvClusterQuant(p, shape, stream);');
     const split = cu.indexOf('kvStatsKernel<<<');

@@ -221,13 +221,14 @@ def schedule_cases():
 
 
 def quantization_path_cases():
-    """Both K/V quantization paths where clusters exist: the fused cluster kernel spreads a head's
-    key tiles of 128 keys over at most 8 blocks of 64 KiB (D=128: 2 tiles each, D=64: 4), so kv_len
-    2048 at D=128 is its last length and 2049 goes through the split kernels; likewise 4096 and 4097
-    at D=64. On other archs every case runs the split kernels."""
+    """Both K/V quantization paths where clusters exist. The fused cluster kernel stages at most 64
+    KiB of 128-key tiles per block (D=128: 2 tiles, D=64: 4) in clusters of 8 blocks, or of 9-16 on
+    Hopper when 8 cannot hold the head. So at D=128, kv_len 2048 is the last length of 8 blocks,
+    2049 takes 9, 4096 takes 16, and 4097 goes through the split kernels; likewise 4096, 4097, 8192
+    and 8193 at D=64. On other archs every case runs the split kernels."""
     return [
         Case(dist, 1, 4, 2, nq, nk, d, causal=c, lse=True)
-        for dist, d, nks in (("k_bias", 128, (2048, 2049)), ("gaussian", 64, (4096, 4097)))
+        for dist, d, nks in (("k_bias", 128, (2048, 2049, 4096, 4097)), ("gaussian", 64, (4096, 4097, 8192, 8193)))
         for nk in nks
         for nq, c in ((1000, False), (nk, True))
     ] + [
@@ -248,7 +249,7 @@ def quick_cases():
         Case("gaussian", 2, 8, 8, 1, 1, 128),
         Case("gaussian", 2, 8, 8, 17, 17, 64, causal=True),
         Case("gaussian", 2, 8, 8, 777, 3000, 128, layout="NHD", causal=True, strided="slice_nan"),
-        Case("k_bias", 1, 4, 2, 1000, 2049, 128),  # past the fused K/V quantization: the split kernels
+        Case("k_bias", 1, 4, 2, 1000, 2049, 128),  # a cluster of 9 blocks (non-portable on Hopper)
     ]
 
 
