@@ -8,6 +8,7 @@
 import {
   CAPABILITIES,
   INSTRUCTIONS,
+  PORTABLE_CLUSTER_BLOCKS,
   SHARED_MEMORY_RESERVED_PER_BLOCK,
   type ArchCapability,
   type InstructionName,
@@ -43,10 +44,14 @@ export interface KvClusterPlan {
   /** Rows the block's threads cover in one pass, one 16-byte chunk each. */
   rowsPerPass: number;
   maxClusterBlocks: number;
+  /** Clusters above this many blocks need the non-portable opt-in at launch (0 = the arch has none). */
+  portableClusterBlocks: number;
   /** One key tile of 16-bit K or V rows (ctaK × D × 2). */
   tileBytes: number;
   /** Key tiles one block stages (at most 64 KiB, and with staticBytes within the arch's per-block limit). */
   maxStagedTiles: number;
+  /** The dynamic shared memory a launch may ask for: maxStagedTiles × tileBytes. */
+  maxDynamicBytes: number;
   /** Per-warp partial statistics, the block's partial, the head's statistic, two words per staged scale group. */
   staticBytes: number;
 }
@@ -552,8 +557,10 @@ function kvClusterOf(cap: ArchCapability, D: number, ctaK: number, kGroupsPerTil
     threads: KV_CLUSTER_THREADS,
     rowsPerPass: KV_CLUSTER_THREADS / inputChunksPerRow,
     maxClusterBlocks: cap.maxClusterBlocks,
+    portableClusterBlocks: PORTABLE_CLUSTER_BLOCKS,
     tileBytes,
     maxStagedTiles,
+    maxDynamicBytes: maxStagedTiles * tileBytes,
     staticBytes: staticBytes(maxStagedTiles),
   };
 }

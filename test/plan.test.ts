@@ -390,8 +390,10 @@ describe('fused K/V quantization on clusters', () => {
         threads,
         rowsPerPass: threads / ((headDim * 2) / 16),
         maxClusterBlocks: 16, // Hopper's non-portable cluster size
+        portableClusterBlocks: 8,
         tileBytes,
         maxStagedTiles: (64 * KiB) / tileBytes, // D=128: 2 tiles, D=64: 4
+        maxDynamicBytes: 64 * KiB,
         // per-warp partials, the block's partial and the head's statistic (D floats each), and an
         // amax word and a scale per staged tile (one K scale group per tile at per-warp granularity)
         staticBytes: 4 * headDim * (threads / 32 + 2) + 8 * ((64 * KiB) / tileBytes),

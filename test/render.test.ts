@@ -156,8 +156,13 @@ describe('other variants', () => {
     expect(cu).toContain('int64_t tilesPerBlock = ceilDiv(p.ext.kTiles, kPortableClusterBlocks);');
     expect(cu).toContain('if (tilesPerBlock > kKvMaxStagedTiles) tilesPerBlock = ceilDiv(p.ext.kTiles, kKvMaxClusterBlocks);');
     expect(cu).toContain('cudaFuncAttributeNonPortableClusterSizeAllowed');
+    expectConstant(cu, 'int', 'kPortableClusterBlocks', k.portableClusterBlocks);
+    expectConstant(cu, 'int', 'kKvMaxDynamicBytes', k.maxDynamicBytes);
+    // a cluster launch the device refuses falls back to the split kernels rather than failing the call
+    expect(cu).toContain('bool fused = kvClusterShapeOf(p, shape) && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
+    expect(cu).toContain('if (!fused) (void)cudaGetLastError();');
     // the fused kernel, then the queries (their LSE correction reads mean(K)); the split kernels otherwise
-    const fused = cu.indexOf('err = launchKvClusterQuant(p, shape, stream);');
+    const fused = cu.indexOf('if (fused) {');
     const split = cu.indexOf('kvStatsKernel<<<');
     expect(fused).toBeGreaterThan(0);
     expect(cu.indexOf('quantizeInt8Kernel<Operand::Query', fused)).toBeLessThan(split);
