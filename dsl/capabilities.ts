@@ -124,8 +124,6 @@ export interface ArchCapability {
    * 0 without clusters.
    */
   maxClusterBlocks: number;
-  /** Programmatic dependent launch (griddepcontrol; compute capability 9.0 and later). */
-  programmaticDependentLaunch: boolean;
 }
 
 const SIXTEEN_BIT: InstructionName[] = ['mma.m16n8k16.f16.f32', 'mma.m16n8k16.bf16.f32'];
@@ -158,7 +156,6 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     archSpecific: false,
     threadBlockClusters: false,
     maxClusterBlocks: 0,
-    programmaticDependentLaunch: false,
   },
   sm_86: {
     computeCapability: 86,
@@ -172,7 +169,6 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     archSpecific: false,
     threadBlockClusters: false,
     maxClusterBlocks: 0,
-    programmaticDependentLaunch: false,
   },
   sm_89: {
     computeCapability: 89,
@@ -186,7 +182,6 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     archSpecific: false,
     threadBlockClusters: false,
     maxClusterBlocks: 0,
-    programmaticDependentLaunch: false,
   },
   sm_90a: {
     computeCapability: 90,
@@ -201,7 +196,6 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     archSpecific: true,
     threadBlockClusters: true,
     maxClusterBlocks: 16,
-    programmaticDependentLaunch: true,
   },
   sm_120: {
     computeCapability: 120,
@@ -215,7 +209,6 @@ export const CAPABILITIES: Record<Arch, ArchCapability> = {
     archSpecific: false,
     threadBlockClusters: true,
     maxClusterBlocks: PORTABLE_CLUSTER_BLOCKS,
-    programmaticDependentLaunch: true,
   },
 };
 

@@ -160,12 +160,6 @@ export interface KernelPlan {
   registerBudget: number;
   /** The next tile's Q·Kᵀ is issued before this tile's softmax (software pipelining). */
   overlapQk: boolean;
-  /**
-   * wgmma plans on archs with programmatic dependent launch: the attention kernel (and, after the
-   * cluster quantization, the query kernel) launch while the kernel ahead of them drains, and wait
-   * for it (griddepcontrol.wait) before touching what it writes.
-   */
-  programmaticLaunch: boolean;
   /** cp.async groups: key tiles loaded ahead of the one being computed, and groups left pending by the waits. */
   pipeline: { prefetchTiles: number; prologueWaitPending: number; loopWaitPending: number };
   /**
@@ -524,7 +518,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
     minBlocksPerSm: t.minBlocksPerSm,
     registerBudget,
     overlapQk: t.overlapQk,
-    programmaticLaunch: wgmma && cap.programmaticDependentLaunch,
     pipeline: pipelineOf(t),
     schedule: { heaviestFirst: spec.causal, wavesPerHeadGroup: WAVES_PER_HEAD_GROUP },
     wgmma: wgmma
