@@ -145,10 +145,15 @@ describe('other variants', () => {
   it('archs with clusters fuse the K/V quantization, falling back to the split kernels; others only have the split kernels', () => {
     const { plan, cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, mma: 'wgmma' })));
     const k = plan.quant.kvCluster!;
-    expectConstant(cu, 'int', 'kKvThreads', k.threads);
-    expectConstant(cu, 'int', 'kKvMaxStagedTiles', k.maxStagedTiles);
-    expectConstant(cu, 'int', 'kKvTileBytes', k.tileBytes);
-    expectConstant(cu, 'int', 'kKvMaxClusterBlocks', k.maxClusterBlocks);
+    const constants: [string, number][] = [
+      ['kKvThreads', k.threads],
+      ['kKvMaxStagedTiles', k.maxStagedTiles],
+      ['kKvTileBytes', k.tileBytes],
+      ['kKvMaxClusterBlocks', k.maxClusterBlocks],
+      ['kPortableClusterBlocks', k.portableClusterBlocks],
+      ['kKvMaxDynamicBytes', k.maxDynamicBytes],
+    ];
+    for (const [name, value] of constants) expectConstant(cu, 'int', name, value);
     expect(cu).toContain('#include <cooperative_groups.h>');
     expect(cu).toContain('__global__ void __launch_bounds__(kKvThreads) kvClusterQuantKernel(const Params p, const int tilesPerBlock)');
     expect(cu).toContain('cudaLaunchAttributeClusterDimension');
@@ -156,8 +161,6 @@ describe('other variants', () => {
     expect(cu).toContain('int64_t tilesPerBlock = ceilDiv(p.ext.kTiles, kPortableClusterBlocks);');
     expect(cu).toContain('if (tilesPerBlock > kKvMaxStagedTiles) tilesPerBlock = ceilDiv(p.ext.kTiles, kKvMaxClusterBlocks);');
     expect(cu).toContain('cudaFuncAttributeNonPortableClusterSizeAllowed');
-    expectConstant(cu, 'int', 'kPortableClusterBlocks', k.portableClusterBlocks);
-    expectConstant(cu, 'int', 'kKvMaxDynamicBytes', k.maxDynamicBytes);
     // a cluster launch the device refuses falls back to the split kernels rather than failing the call
     expect(cu).toContain('bool fused = kvClusterShapeOf(p, shape) && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
     expect(cu).toContain('if (!fused) (void)cudaGetLastError();');
