@@ -239,6 +239,7 @@ export interface WgmmaPlan {
    * issues alternate all along (FlashAttention-3's ping-pong, commit 39dba42) was 5–9% slower.
    */
   consumerOrder: 'free' | 'stagger';
+  queryQuant: QueryQuantPlan;
 }
 
 /**
@@ -253,6 +254,27 @@ export interface SwizzledOperand {
   /** Descriptor stride byte offset: 8 rows. */
   groupStrideBytes: number;
   tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' | 'CU_TENSOR_MAP_SWIZZLE_64B';
+  /**
+   * 16-byte chunks per swizzle span: TMA stores a row's chunk c at c XOR ((row offset >> 7) mod
+   * swizzleChunks), which is what a thread writing the tile itself must do too.
+   */
+  swizzleChunks: 4 | 8;
+}
+
+/**
+ * Queries quantized in the attention kernel's prologue (whole calls): each consumer warp reads its
+ * warpQ rows of 16-bit input, one 16-byte chunk (8 channels) per lane and pass, takes their INT8
+ * scale and writes the INT8 rows into the Q tile in the operand's swizzle; the query kernel and
+ * the TMA load of its INT8 copy are skipped. A call of the quantization phase alone still runs the
+ * query kernel, for a later attention-only call (sagegen_forward_phases).
+ */
+export interface QueryQuantPlan {
+  /** Rows a warp covers per pass: 32 lanes over the input chunks of a row. */
+  rowsPerPass: number;
+  /** Passes over the warp's warpQ rows (16-byte loads per lane, all in flight at once). */
+  passes: number;
+  /** Named barrier of consumer warpgroup c: firstBarrier + c (barrier 0 is __syncthreads, 1 the consumers' stagger). */
+  firstBarrier: number;
 }
 
 /** N of a wgmma mnemonic (…m64nNk32…). */
@@ -265,8 +287,8 @@ function wgmmaN(ptx: string): number {
 function swizzledOperand(rowBytes: number): SwizzledOperand {
   if (rowBytes !== 64 && rowBytes !== 128) throw new RangeError(`wgmma operand rows of ${rowBytes} bytes: only 64 and 128 are laid out`);
   return rowBytes === 128
-    ? { rowBytes, descriptorMode: 1, groupStrideBytes: 8 * rowBytes, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' }
-    : { rowBytes, descriptorMode: 2, groupStrideBytes: 8 * rowBytes, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_64B' };
+    ? { rowBytes, descriptorMode: 1, groupStrideBytes: 8 * rowBytes, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B', swizzleChunks: 8 }
+    : { rowBytes, descriptorMode: 2, groupStrideBytes: 8 * rowBytes, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_64B', swizzleChunks: 4 };
 }
 
 const CHUNK = 16;
@@ -307,6 +329,9 @@ function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number, producer
   const cap = producer ? WGMMA_MAX_CONSUMER_REGISTERS : maxRegistersPerThread;
   return Math.min(cap, Math.floor(share / (WARPGROUP * consumers) / 8) * 8);
 }
+// Named barriers of the wgmma kernel: 1 staggers two consumers' start; each consumer warpgroup's
+// in-kernel query quantization has its own from 2 on.
+const QUERY_QUANT_FIRST_BARRIER = 2;
 const DISPATCH_RANK_MMA_SYNC = 0;
 const DISPATCH_RANK_WGMMA = 1;
 
@@ -538,6 +563,11 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           qkOperand: swizzledOperand(D),
           vOperand: swizzledOperand(t.ctaK),
           consumerOrder: consumers === 2 && !spec.causal ? 'stagger' : 'free',
+          queryQuant: {
+            rowsPerPass: 32 / inputChunksPerRow,
+            passes: t.warpQ / (32 / inputChunksPerRow),
+            firstBarrier: QUERY_QUANT_FIRST_BARRIER,
+          },
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,

@@ -526,8 +526,8 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     const spec = parseSpec(edited(wgmma(), (s) => (s.headDim = 64)));
     expect(instructionsOf(spec)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n72k32.e4m3.f32']);
     const plan = planKernel(spec);
-    expect(plan.wgmma!.qkOperand).toEqual({ rowBytes: 64, descriptorMode: 2, groupStrideBytes: 512, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_64B' });
-    expect(plan.wgmma!.vOperand).toEqual({ rowBytes: 128, descriptorMode: 1, groupStrideBytes: 1024, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B' });
+    expect(plan.wgmma!.qkOperand).toEqual({ rowBytes: 64, descriptorMode: 2, groupStrideBytes: 512, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_64B', swizzleChunks: 4 });
+    expect(plan.wgmma!.vOperand).toEqual({ rowBytes: 128, descriptorMode: 1, groupStrideBytes: 1024, tmaSwizzle: 'CU_TENSOR_MAP_SWIZZLE_128B', swizzleChunks: 8 });
     expect(plan.wgmma!.pvAccumulators).toBe(32);
     expect(plan.ptx.pv).toBe('wgmma.mma_async.sync.aligned.m64n72k32.f32.e4m3.e4m3');
     // the 8 columns beyond D: ones rows after Vᵀ in every stage, 4 more accumulators in each score buffer

@@ -119,6 +119,7 @@ class Case:
     strided: str = ""  # "" | "slice" (views of larger tensors) | "slice_nan" (slack is NaN) | "packed_qkv"
     scale_mul: float = 1.0  # sm_scale = scale_mul / sqrt(d); 1.0 passes sm_scale=None (the default)
     alloc_path: bool = False  # also call without out= and check the output sageattn allocates
+    split_phases: bool = False  # also run the quantization and the attention phase as two calls (see phase_split)
     seed: int = 0
     name: str = ""
 
@@ -129,6 +130,7 @@ class Case:
         parts += [self.strided] if self.strided else []
         parts += [f"scale{self.scale_mul:g}x"] if self.scale_mul != 1.0 else []
         parts += ["alloc"] if self.alloc_path else []
+        parts += ["phases"] if self.split_phases else []
         return "-".join(parts)
 
 
@@ -136,7 +138,7 @@ def core_cases():
     """Sequence lengths x causal x head dim; Gaussian fp16 HND. LSE on causal ones, so both the
     lse == NULL and the lse path are covered at every length."""
     return [
-        Case("gaussian", 2, 8, 8, n, n, d, causal=c, lse=c)
+        Case("gaussian", 2, 8, 8, n, n, d, causal=c, lse=c, split_phases=n in (17, 1000))
         for d in (64, 128)
         for c in (False, True)
         for n in (1, 17, 100, 1000, 4096)
@@ -227,7 +229,7 @@ def quantization_path_cases():
     2049 takes 9, 4096 takes 16, and 4097 goes through the split kernels; likewise 4096, 4097, 8192
     and 8193 at D=64. On other archs every case runs the split kernels."""
     return [
-        Case(dist, 1, 4, 2, nq, nk, d, causal=c, lse=True)
+        Case(dist, 1, 4, 2, nq, nk, d, causal=c, lse=True, split_phases=True)
         for dist, d, nks in (("k_bias", 128, (2048, 2049, 4096, 4097)), ("gaussian", 64, (4096, 4097, 8192, 8193)))
         for nk in nks
         for nq, c in ((1000, False), (nk, True))
@@ -240,11 +242,11 @@ def quantization_path_cases():
 
 def quick_cases():
     return [
-        Case("gaussian", 2, 8, 8, 1000, 1000, 128, alloc_path=True),
-        Case("gaussian", 2, 8, 8, 1000, 1000, 64, dtype="bf16", layout="NHD", causal=True),
-        Case("k_bias", 2, 8, 8, 4096, 4096, 128, causal=True),
+        Case("gaussian", 2, 8, 8, 1000, 1000, 128, alloc_path=True, split_phases=True),
+        Case("gaussian", 2, 8, 8, 1000, 1000, 64, dtype="bf16", layout="NHD", causal=True, split_phases=True),
+        Case("k_bias", 2, 8, 8, 4096, 4096, 128, causal=True, split_phases=True),
         Case("q_outlier", 2, 8, 8, 1000, 1000, 128, dtype="bf16"),
-        Case("gaussian", 1, 32, 8, 777, 3000, 128, causal=True),
+        Case("gaussian", 1, 32, 8, 777, 3000, 128, causal=True, split_phases=True),
         Case("gaussian", 2, 8, 8, 1000, 100, 64, causal=True),
         Case("gaussian", 2, 8, 8, 1, 1, 128),
         Case("gaussian", 2, 8, 8, 17, 17, 64, causal=True),
@@ -582,6 +584,9 @@ def run_case(probe, case, opts):
         lm["tolerance"] = lse_tolerance(q, k, scale)
         res["lse"] = lm
         fails += check_lse(lm)
+    if case.split_phases:
+        res["split_phases"], more = phase_split(case, qi, ki, vi, sm_scale, o, lse, ref_o, ref_lse, thr, lse_tolerance(q, k, scale))
+        fails += more
     if case.alloc_path:
         res["alloc_path"], more = alloc_path(case, qi, ki, vi, sm_scale, o, ref_o, ref_lse, thr, lse_tolerance(q, k, scale))
         fails += more
@@ -608,6 +613,35 @@ def alloc_path(case, qi, ki, vi, sm_scale, o_first, ref_o, ref_lse, thr, lse_tol
             info["lse"] = lse_metrics(lse2, ref_lse)
             info["lse"]["tolerance"] = lse_tol
             fails += [f"alloc path: {f}" for f in check_lse(info["lse"])]
+    return info, fails
+
+
+def phase_split(case, qi, ki, vi, sm_scale, o_first, lse_first, ref_o, ref_lse, thr, lse_tol):
+    """The quantization phase and the attention phase as two calls (sagegen_forward_phases, as the
+    benchmarks' kernel-only timing runs them), into NaN-poisoned buffers. A whole call may quantize
+    the queries inside the attention kernel (wgmma variants); the split call reads the query kernel's
+    INT8 copy from the workspace instead. Both quantize alike, so the outputs must be bitwise equal,
+    and the split output must pass on its own."""
+    run, o2, lse2 = sagegen.prepare(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale,
+                                    return_lse=case.lse)
+    o2.fill_(float("nan"))
+    if lse2 is not None:
+        lse2.fill_(float("nan"))
+    run(sagegen.Phase.QUANTIZE)
+    run(sagegen.Phase.ATTENTION)
+    sync()
+    m, more = evaluate(case, o2, None, ref_o, thr)
+    fails = [f"split phases: {f}" for f in more]
+    equal = bool(torch.equal(o2, o_first))
+    if not equal:
+        fails.append("split phases: output differs from the whole call's (max |diff| "
+                     f"{float((o2.double() - o_first.double()).abs().max()):.3g})")
+    info = {"metrics": m, "bitwise_equal_to_whole_call": equal}
+    if case.lse:
+        info["lse"] = lse_metrics(lse2, ref_lse)
+        info["lse"]["tolerance"] = lse_tol
+        info["lse_max_abs_diff_to_whole_call"] = float((lse2.double() - lse_first.double()).abs().max())
+        fails += [f"split phases: {f}" for f in check_lse(info["lse"])]
     return info, fails
 
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Session 2026-12-05 (8) device run: SASS of the previous defaults, GPU checks, edge checks and
+# compute-sanitizer of the in-kernel query quantization (defaults, tuned set), same-run A/Bs against
+# the previous libraries, ncu source counters of the previous D=128 default. The libraries are built
+# on the development machine and carried as .carry/s/<name> (results/wgmma/fusedq/README.md).
+#   results/wgmma/fusedq/device.sh OUTDIR
+set -uo pipefail
+out="${1:?OUTDIR}"; w="$out/w"; mkdir -p "$w"
+export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv | tee "$w/gpu.txt"
+for c in .carry/s/base/cubin/*; do cuobjdump -sass "$c" > "$w/$(basename "$c" .cubin).sass"; done
+python3 runtime/test/gpu_check.py --lib .carry/s/fq/lib/libsagegen.so --label fq-quick --out "$w/quick-fq.json" --quick 2>&1 | tail -3
+python3 runtime/test/gpu_check.py --lib .carry/s/fq/lib/libsagegen.so --label sm_90a_wgmma --out "$w/sm_90a_wgmma.json" 2>&1 | grep -v "^\[.*PASS" | tail -8
+python3 runtime/test/gpu_check.py --lib .carry/s/fq-tuned/lib/libsagegen.so --label tuned-h100-wgmma --out "$w/tuned-h100-wgmma.json" 2>&1 | grep -v "^\[.*PASS" | tail -8
+OUT="$w/edge" bash runtime/test/run_edge_checks.sh .carry/s/fq 2>&1 | tail -4
+timeout 240 python3 runtime/bench/ab.py --lib .carry/s/base --lib .carry/s/fq --head-dims 128,64 --seqs 1024,2048,4096,8192,16384 --causal both --rounds 5 --reps 15 --out "$w/ab-fused-query.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
+timeout 120 python3 runtime/bench/ab.py --lib .carry/s/head-tuned --lib .carry/s/fq-tuned --head-dims 128 --seqs 4096,8192,16384 --causal true --rounds 5 --reps 15 --out "$w/ab-fused-query-tuned-causal.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
+timeout 100 ncu --kernel-name regex:attentionKernel --launch-skip 1 --launch-count 1 --section SourceCounters --section WarpStateStats --section SchedulerStats --import-source no -o /tmp/r128 python3 runtime/bench/profile_one.py --lib .carry/s/base --seq 8192 --head-dim 128 > "$w/ncu.log" 2>&1
+ncu -i /tmp/r128.ncu-rep --page source --csv --print-source sass 2>/dev/null | gzip > "$w/ncu-base-d128-n8192-src.csv.gz"
+ncu -i /tmp/r128.ncu-rep --page details > "$w/ncu-base-d128-n8192-details.txt" 2>&1
+tar -C "$out" -czf "$out/all.tgz" w && rm -rf "$w"
+ls -la "$out"
