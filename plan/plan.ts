@@ -240,6 +240,8 @@ export interface WgmmaPlan {
    */
   consumerOrder: 'free' | 'stagger';
   queryQuant: QueryQuantPlan;
+  /** pv.polyExp2Every: exponential i of a thread's tile (0-based) is a polynomial when i mod n = n − 1; 0: none. */
+  polyExp2Every: number;
 }
 
 /**
@@ -568,6 +570,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
             passes: t.warpQ / (32 / inputChunksPerRow),
             firstBarrier: QUERY_QUANT_FIRST_BARRIER,
           },
+          polyExp2Every: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.polyExp2Every ?? 0) : 0,
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,
