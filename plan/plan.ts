@@ -239,6 +239,8 @@ export interface WgmmaPlan {
    * issues alternate all along (FlashAttention-3's ping-pong, commit 39dba42) was 5–9% slower.
    */
   consumerOrder: 'free' | 'stagger';
+  /** Named barrier between consumers c and c + 1 when staggered: staggerFirstBarrier + c. */
+  staggerFirstBarrier: number;
   queryQuant: QueryQuantPlan;
   /** pv.polyExp2Every: exponential i of a thread's tile (0-based) is a polynomial when i mod n = n − 1; 0: none. */
   polyExp2Every: number;
@@ -275,7 +277,7 @@ export interface QueryQuantPlan {
   rowsPerPass: number;
   /** Passes over the warp's warpQ rows (16-byte loads per lane, all in flight at once). */
   passes: number;
-  /** Named barrier of consumer warpgroup c: firstBarrier + c (barrier 0 is __syncthreads, 1 the consumers' stagger). */
+  /** Named barrier of consumer warpgroup c: firstBarrier + c (barrier 0 is __syncthreads, 1–2 the consumers' stagger). */
   firstBarrier: number;
 }
 
@@ -331,9 +333,11 @@ function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number, producer
   const cap = producer ? WGMMA_MAX_CONSUMER_REGISTERS : maxRegistersPerThread;
   return Math.min(cap, Math.floor(share / (WARPGROUP * consumers) / 8) * 8);
 }
-// Named barriers of the wgmma kernel: 1 staggers two consumers' start; each consumer warpgroup's
-// in-kernel query quantization has its own from 2 on.
-const QUERY_QUANT_FIRST_BARRIER = 2;
+// Named barriers of the wgmma kernel (0 is __syncthreads): 1 and 2 stagger the start of consumers 1
+// and 2 behind the one before; each of the (at most three) consumer warpgroups' in-kernel query
+// quantization has its own from 3 on.
+const STAGGER_FIRST_BARRIER = 1;
+const QUERY_QUANT_FIRST_BARRIER = 3;
 const DISPATCH_RANK_MMA_SYNC = 0;
 const DISPATCH_RANK_WGMMA = 1;
 
@@ -565,6 +569,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           qkOperand: swizzledOperand(D),
           vOperand: swizzledOperand(t.ctaK),
           consumerOrder: consumers === 2 && !spec.causal ? 'stagger' : 'free',
+          staggerFirstBarrier: STAGGER_FIRST_BARRIER,
           queryQuant: {
             rowsPerPass: 32 / inputChunksPerRow,
             passes: t.warpQ / (32 / inputChunksPerRow),

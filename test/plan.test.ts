@@ -356,15 +356,15 @@ describe('wgmma plan', () => {
   it('whole calls quantize the queries in the prologue: 16 rows per warp in whole passes, the TMA swizzle of the Q operand, a barrier per consumer', () => {
     const plan = (headDim: 64 | 128, causal: boolean) => planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' })));
     // 16-byte input chunks: 16 per row at D=128 (2 rows per 32-lane pass), 8 at D=64 (4 rows)
-    expect(plan(128, false).wgmma!.queryQuant).toEqual({ rowsPerPass: 2, passes: 8, firstBarrier: 2 });
-    expect(plan(64, true).wgmma!.queryQuant).toEqual({ rowsPerPass: 4, passes: 4, firstBarrier: 2 });
+    expect(plan(128, false).wgmma!.queryQuant).toEqual({ rowsPerPass: 2, passes: 8, firstBarrier: 3 });
+    expect(plan(64, true).wgmma!.queryQuant).toEqual({ rowsPerPass: 4, passes: 4, firstBarrier: 3 });
     // the chunk XOR mask TMA applies: 128-byte rows swizzle over 8 chunks, 64-byte rows over 4
     expect(plan(128, false).wgmma!.qkOperand.swizzleChunks).toBe(8);
     expect(plan(64, false).wgmma!.qkOperand.swizzleChunks).toBe(4);
     const source = renderVariant(plan(128, false));
     expect(source).toContain('constexpr int kQueryPasses = 8;');
     expect(source).toContain('constexpr uint32_t kQkSwizzleChunks = 8;');
-    // one named barrier per consumer warpgroup after its rows are written, ids from 2 (1: the stagger)
+    // one named barrier per consumer warpgroup after its rows are written, ids from 3 (1–2: the stagger)
     expect(source).toContain('bar.sync %0, 128;');
     expect(source).toMatch(/p\.quantizeQueries = \(phases & 3u\) == 3u;/);
     // the query kernel runs only when the attention kernel does not quantize the queries
