@@ -90,15 +90,6 @@ export const PvWgmmaSchema = z
       .describe(
         'where the softmax denominators are summed: "tensor" puts 8 rows of ones after Vᵀ so P·V (N = D + 8) returns the row sums, "alu" sums P in FADDs; default "tensor" at D=64, "alu" at D=128',
       ),
-    polyExp2Every: z
-      .number()
-      .int()
-      .min(0)
-      .max(64)
-      .optional()
-      .describe(
-        "every n-th of a thread's exponentials of a tile (n-1, 2n-1, …) by a cubic polynomial on the FMA pipe instead of MUFU.EX2, which moves work off the 16 exp lanes per SM onto the issue slots; absent or 0: every exponential on MUFU",
-      ),
   })
   .strict();
 
@@ -362,7 +353,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.pv.instruction === 'm16n8k16'
       ? 'pv16'
       : spec.pv.instruction === 'wgmma.e4m3'
-        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}${wgmmaRowSumsTag(spec)}${spec.pv.polyExp2Every ? `e${spec.pv.polyExp2Every}` : ''}`
+        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}${wgmmaRowSumsTag(spec)}`
         : `pv8${spec.pv.accumulator}f${spec.pv.flushKeys}p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`;
   return [
     'sage',

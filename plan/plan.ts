@@ -127,6 +127,8 @@ export interface KernelPlan {
      * one kernel that reads K and V once (kvClusterQuantKernel); null keeps the split kernels.
      */
     kvCluster: KvClusterPlan | null;
+    /** Whole calls quantize the queries in the attention kernel's prologue (wgmma.queryQuant): the query kernel runs only for the quantization phase alone. */
+    queryInAttention: boolean;
   };
   pv: {
     fp8: boolean;
@@ -241,9 +243,8 @@ export interface WgmmaPlan {
   consumerOrder: 'free' | 'stagger';
   /** Named barrier between consumers c and c + 1 when staggered: staggerFirstBarrier + c. */
   staggerFirstBarrier: number;
-  queryQuant: QueryQuantPlan;
-  /** pv.polyExp2Every: exponential i of a thread's tile (0-based) is a polynomial when i mod n = n − 1; 0: none. */
-  polyExp2Every: number;
+  /** Queries quantized in the prologue of whole calls; null: the query kernel always runs. */
+  queryQuant: QueryQuantPlan | null;
 }
 
 /**
@@ -475,6 +476,15 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const qQuantRows = granularity === 'per-block' || t.warpQ % rowsPerPass !== 0 ? t.ctaQ : t.warpQ;
   const qQuantGroups = (qGroupsPerTile * qQuantRows) / t.ctaQ;
 
+  // Queries quantized in the wgmma kernel's prologue, in blocks of one consumer only: with three,
+  // the same kernel ran 1.5–2.5% slower on the H100 even where the prologue did not run (ptxas's
+  // code for its main loop; the whole call lost 1.7% at 16K), while one-consumer blocks lost nothing
+  // and their whole calls gained 1–7% (results/wgmma/fusedq/).
+  const queryQuant: QueryQuantPlan | null =
+    wgmma && consumers === 1
+      ? { rowsPerPass: 32 / inputChunksPerRow, passes: t.warpQ / (32 / inputChunksPerRow), firstBarrier: QUERY_QUANT_FIRST_BARRIER }
+      : null;
+
   const pv = spec.pv;
   const pvPlan =
     pv.instruction === 'wgmma.e4m3'
@@ -542,6 +552,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       statsLoads: STATS_LOADS,
       vBlockKeys: Math.min(t.ctaK, V_BLOCK_KEYS),
       kvCluster: fp8 ? kvClusterOf(cap, D, t.ctaK, kGroupsPerTile, inputChunksPerRow) : null,
+      queryInAttention: queryQuant !== null,
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },
@@ -570,12 +581,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           vOperand: swizzledOperand(t.ctaK),
           consumerOrder: consumers === 2 && !spec.causal ? 'stagger' : 'free',
           staggerFirstBarrier: STAGGER_FIRST_BARRIER,
-          queryQuant: {
-            rowsPerPass: 32 / inputChunksPerRow,
-            passes: t.warpQ / (32 / inputChunksPerRow),
-            firstBarrier: QUERY_QUANT_FIRST_BARRIER,
-          },
-          polyExp2Every: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.polyExp2Every ?? 0) : 0,
+          queryQuant,
         }
       : null,
     dispatchRank: wgmma ? DISPATCH_RANK_WGMMA : DISPATCH_RANK_MMA_SYNC,

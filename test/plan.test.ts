@@ -353,15 +353,19 @@ describe('wgmma plan', () => {
     expect(renderVariant(planKernel(twoCausal))).not.toContain('bar.sync %0, 256;');
   });
 
-  it('whole calls quantize the queries in the prologue: 16 rows per warp in whole passes, the TMA swizzle of the Q operand, a barrier per consumer', () => {
+  it('whole calls quantize the queries in the prologue of one-consumer blocks: 16 rows per warp in whole passes, the TMA swizzle of the Q operand, a named barrier', () => {
     const plan = (headDim: 64 | 128, causal: boolean) => planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' })));
     // 16-byte input chunks: 16 per row at D=128 (2 rows per 32-lane pass), 8 at D=64 (4 rows)
-    expect(plan(128, false).wgmma!.queryQuant).toEqual({ rowsPerPass: 2, passes: 8, firstBarrier: 3 });
+    expect(plan(128, true).wgmma!.queryQuant).toEqual({ rowsPerPass: 2, passes: 8, firstBarrier: 3 });
     expect(plan(64, true).wgmma!.queryQuant).toEqual({ rowsPerPass: 4, passes: 4, firstBarrier: 3 });
+    expect([plan(128, true).quant.queryInAttention, plan(64, false).quant.queryInAttention]).toEqual([true, true]);
+    // blocks of three consumers keep the query kernel (measured slower with the prologue compiled in)
+    expect([plan(128, false).wgmma!.consumers, plan(128, false).wgmma!.queryQuant, plan(128, false).quant.queryInAttention]).toEqual([3, null, false]);
+    expect(renderVariant(plan(128, false))).not.toContain('quantizeQueries');
     // the chunk XOR mask TMA applies: 128-byte rows swizzle over 8 chunks, 64-byte rows over 4
     expect(plan(128, false).wgmma!.qkOperand.swizzleChunks).toBe(8);
     expect(plan(64, false).wgmma!.qkOperand.swizzleChunks).toBe(4);
-    const source = renderVariant(plan(128, false));
+    const source = renderVariant(plan(128, true));
     expect(source).toContain('constexpr int kQueryPasses = 8;');
     expect(source).toContain('constexpr uint32_t kQkSwizzleChunks = 8;');
     // one named barrier per consumer warpgroup after its rows are written, ids from 3 (1–2: the stagger)
@@ -373,6 +377,7 @@ describe('wgmma plan', () => {
     const mmaSync = renderVariant(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false }))));
     expect(mmaSync).toContain('const bool queryKernel = true;');
     expect(mmaSync).not.toContain('quantizeQueries');
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false }))).quant.queryInAttention).toBe(false);
   });
 
   it('without a producer: 128 threads per consumer, the whole register share, loads from the consumer, serial or overlapped', () => {

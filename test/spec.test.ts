@@ -26,7 +26,6 @@ import {
 } from '../dsl/spec.js';
 import { validateJsonSchema } from './helpers/json-schema.js';
 import { planKernel } from '../plan/plan.js';
-import { renderVariant } from '../render/render.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -551,20 +550,6 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     expect(variantName(d64)).toMatch(/pvwg8p448v448ra$/);
     expect(planKernel(d64).wgmma!.rowSumColumns).toBe(0);
     expect(() => parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'mufu' })))).toThrow(/pv\.rowSums/);
-  });
-  it('moves every n-th exponential onto the FMA pipe with pv.polyExp2Every, named "e<n>" only when set, and refuses what is not 0–64', () => {
-    const every = (n: number) => parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { polyExp2Every: n })));
-    expect(variantName(every(8))).toBe(`${variantName(parseSpec(wgmma()))}e8`);
-    expect(variantName(every(0))).toBe(variantName(parseSpec(wgmma())));
-    expect(planKernel(every(8)).wgmma!.polyExp2Every).toBe(8);
-    expect(planKernel(parseSpec(wgmma())).wgmma!.polyExp2Every).toBe(0);
-    // the kernel picks MUFU or the polynomial per (constant) exponential index
-    const source = renderVariant(planKernel(every(4)));
-    expect(source).toContain('constexpr int kPolyExp2Every = 4;');
-    expect(source).toMatch(/sc\[i\] = tileExp2\(i, /);
-    for (const bad of [65, -1, 2.5]) expect(() => every(bad)).toThrow(/pv\.polyExp2Every/);
-    // only the wgmma P·V form has the field
-    expect(() => parseSpec(edited(defaultSpecInput({ arch: 'sm_89', headDim: 128 }), (s) => Object.assign(s.pv, { polyExp2Every: 8 })))).toThrow(/pv\.polyExp2Every/);
   });
   it('refuses more blocks per SM than its shared memory and the runtime reserve let reside, naming minBlocksPerSm', () => {
     const lone = (rowSums: 'tensor' | 'alu') =>
