@@ -74,6 +74,13 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       const cu = readFileSync(path.join(out, v.source), 'utf8');
       expect(cu).toContain(plan.wgmma!.qkOperand.tmaSwizzle);
       expect(plan.wgmma!.qkOperand.rowBytes).toBe(plan.headDim);
+      // one-consumer blocks quantize the queries in the prologue of whole calls: their INT8 rows go
+      // to shared memory by ordinary stores, so the async proxy is fenced and the warpgroup meets at a
+      // named barrier of 128 threads before the first wgmma; three-consumer blocks keep the TMA load only
+      const inKernel = plan.wgmma!.consumers === 1;
+      expect(plan.quant.queryInAttention, v.name).toBe(inKernel);
+      expect(/bar\.sync\s+%r\d+, 128;/.test(ptx), v.name).toBe(inKernel);
+      expect(ptx.includes('fence.proxy.async.shared::cta'), v.name).toBe(inKernel || plan.wgmma!.rowSumColumns > 0);
     }
   });
 });
