@@ -476,12 +476,13 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const qQuantRows = granularity === 'per-block' || t.warpQ % rowsPerPass !== 0 ? t.ctaQ : t.warpQ;
   const qQuantGroups = (qGroupsPerTile * qQuantRows) / t.ctaQ;
 
-  // Queries quantized in the wgmma kernel's prologue, in blocks of one consumer only: with three,
-  // the same kernel ran 1.5–2.5% slower on the H100 even where the prologue did not run (ptxas's
-  // code for its main loop; the whole call lost 1.7% at 16K), while one-consumer blocks lost nothing
-  // and their whole calls gained 1–7% (results/wgmma/fusedq/).
+  // Queries quantized in the wgmma kernel's prologue, in producerless blocks of one consumer only:
+  // with three consumers the same kernel ran 1.5–2.5% slower on the H100 even where the prologue did
+  // not run (ptxas's code for its main loop; the whole call lost 1.7% at 16K), while one-consumer
+  // blocks lost nothing and their whole calls gained 1–7% (results/wgmma/fusedq/). Blocks with a
+  // producer warpgroup keep the query kernel: none ran on a GPU with the prologue.
   const queryQuant: QueryQuantPlan | null =
-    wgmma && consumers === 1
+    wgmma && consumers === 1 && !producer
       ? { rowsPerPass: 32 / inputChunksPerRow, passes: t.warpQ / (32 / inputChunksPerRow), firstBarrier: QUERY_QUANT_FIRST_BARRIER }
       : null;
 

@@ -362,6 +362,10 @@ describe('wgmma plan', () => {
     // blocks of three consumers keep the query kernel (measured slower with the prologue compiled in)
     expect([plan(128, false).wgmma!.consumers, plan(128, false).wgmma!.queryQuant, plan(128, false).quant.queryInAttention]).toEqual([3, null, false]);
     expect(renderVariant(plan(128, false))).not.toContain('quantizeQueries');
+    // and so do blocks with a producer warpgroup (not run on a GPU with the prologue)
+    const producerBlock = planKernel(parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' }), (s) =>
+      Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 2, stages: 3, overlapQk: true, producer: true }))));
+    expect([producerBlock.wgmma!.consumers, producerBlock.wgmma!.producerWarpgroups, producerBlock.quant.queryInAttention]).toEqual([1, 1, false]);
     // the chunk XOR mask TMA applies: 128-byte rows swizzle over 8 chunks, 64-byte rows over 4
     expect(plan(128, false).wgmma!.qkOperand.swizzleChunks).toBe(8);
     expect(plan(64, false).wgmma!.qkOperand.swizzleChunks).toBe(4);

@@ -55,7 +55,7 @@ typedef enum sagegen_status {
  * V, written into the workspace) and attention (reads the workspace, writes o and lse). 16-bit V
  * whose rows are head_dim elements apart, with kv_len a multiple of the variant's key tile, is not
  * copied: attention reads it from v. When both phases run in one call, the sm_90a wgmma variants of
- * one consumer warpgroup quantize the queries inside the attention kernel instead of in a kernel of
+ * one consumer warpgroup and no producer quantize the queries inside the attention kernel instead of in a kernel of
  * their own; they write the same INT8 queries and scales into the workspace, and the output is
  * bitwise the same as that of the two phases run one after the other. */
 typedef enum sagegen_phase {
