@@ -3,7 +3,7 @@
 
     python3 runtime/test/run_sanitizer.py --lib generated/sm_90a_d64-128/lib/libsagegen.so --out sanitizer.json
 
-Runs runtime/test/sanitizer_driver.py (8 small and odd shapes reaching every default variant) once
+Runs runtime/test/sanitizer_driver.py (10 small and odd shapes reaching every default variant) once
 under each tool and reads the tool's own summary line (ERROR SUMMARY / RACECHECK SUMMARY). A tool is
 clean when its summary says 0 errors (racecheck: 0 errors and 0 warnings), it exited 0 within its
 time limit, and the driver reported every call OK with finite outputs. A run without a summary line

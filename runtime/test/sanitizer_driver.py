@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # (batch, q heads, kv heads, qo_len, kv_len, head_dim, dtype, causal, layout): small and odd lengths
 # (partial 64-key and 128-query tiles), decode, qo_len > kv_len (rows with no visible key), GQA, NHD;
-# together they reach all 8 default variants (D 64/128 x fp16/bf16 x causal or not).
+# together they reach all 8 default variants (D 64/128 x fp16/bf16 x causal or not); many heads.
 SHAPES = [
     (1, 1, 1, 1, 1, 64, "fp16", 0, "HND"),
     (1, 2, 1, 17, 17, 64, "fp16", 1, "HND"),
@@ -32,6 +32,9 @@ SHAPES = [
     (2, 2, 1, 129, 65, 128, "bf16", 1, "HND"),
     (1, 1, 1, 1, 200, 128, "fp16", 1, "HND"),
     (1, 2, 2, 64, 64, 128, "bf16", 0, "NHD"),
+    # many heads: each cluster of the persistent K/V quantization grid takes several in turn
+    (4, 16, 16, 33, 300, 128, "fp16", 0, "HND"),
+    (4, 16, 8, 33, 700, 64, "fp16", 1, "NHD"),
 ]
 
 
