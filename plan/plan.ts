@@ -34,10 +34,9 @@ export interface SmemTile {
 }
 
 /**
- * The fused K/V quantization on clusters: a persistent grid of clusters working through the heads
- * of K and V, each block staging its run of key tiles of a head in a ring of `slots` tiles in shared
- * memory. The runtime spreads a head's tiles over at most maxClusterBlocks blocks and takes this
- * path while each block's run fits the ring (the split kernels beyond).
+ * The fused K/V quantization on clusters: a cluster per head of K or V, each block staging a run of
+ * key tiles in shared memory. The runtime spreads a head's tiles over at most maxClusterBlocks
+ * blocks and takes this path while each block's run fits maxStagedTiles (the split kernels beyond).
  * Clusters above the portable 8 blocks (Hopper's 16) need an opt-in at launch.
  */
 export interface KvClusterPlan {
@@ -49,11 +48,11 @@ export interface KvClusterPlan {
   portableClusterBlocks: number;
   /** One key tile of 16-bit K or V rows (ctaK × D × 2). */
   tileBytes: number;
-  /** Slots of the block's ring of staged key tiles, one tile each (the ring within KV_CLUSTER_RING_BYTES and, with staticBytes, the arch's per-block limit). */
-  slots: number;
-  /** The ring's dynamic shared memory: slots × tileBytes. */
-  dynamicBytes: number;
-  /** Per-warp partial statistics, the block's partial, the head's statistic, an amax word per slot's scale groups, one tile's scales. */
+  /** Key tiles one block stages (at most 64 KiB, and with staticBytes within the arch's per-block limit). */
+  maxStagedTiles: number;
+  /** The dynamic shared memory a launch may ask for: maxStagedTiles × tileBytes. */
+  maxDynamicBytes: number;
+  /** Per-warp partial statistics, the block's partial, the head's statistic, two words per staged scale group. */
   staticBytes: number;
 }
 
@@ -281,8 +280,6 @@ export interface QueryQuantPlan {
   passes: number;
   /** Named barrier of consumer warpgroup c: firstBarrier + c (barrier 0 is __syncthreads, 1–2 the consumers' stagger). */
   firstBarrier: number;
-  /** The prologue as a called function, so that its registers do not shape the main loop's allocation (several consumers). */
-  outOfLine: boolean;
 }
 
 /** N of a wgmma mnemonic (…m64nNk32…). */
@@ -307,9 +304,12 @@ const STATS_LOADS = 8;
 // four 16-key groups, so the XOR swizzle 2·group stays inside a row's 8 or 16 chunks.
 const V_BLOCK_KEYS = 64;
 // The fused K/V quantization block: twice the split kernels' threads, since one block now also
-// reduces. Its ring of staged key tiles: KV_CLUSTER_RING_BYTES (results/wgmma/quant/ring/).
+// reduces. A block stages at most 64 KiB of key tiles, so three blocks share an SM: on the H100 the
+// fused kernel beat the split ones by 3–14% whole-call with 32–64 KiB per block in clusters of 8
+// (D=128 at 1K–2K, D=64 at 1K–4K), by 1–3% in clusters of 16 (D=128 4K, D=64 8K), and lost 1–4%
+// with 128 KiB (one block per SM; results/wgmma/quant/).
 const KV_CLUSTER_THREADS = 256;
-const KV_CLUSTER_RING_BYTES = Number(process.env.SAGEGEN_EXPERIMENT_RING_KIB ?? 128) * 1024;
+const KV_CLUSTER_STAGING_BYTES = 64 * 1024;
 // Addresses, indices, softmax state: a floor, not a prediction (ptxas has the last word, in the manifest).
 const REGISTER_OVERHEAD = 16;
 const Q_REGISTER_MARGIN = 48;
@@ -482,8 +482,8 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   // blocks lost nothing and their whole calls gained 1–7% (results/wgmma/fusedq/). Blocks with a
   // producer warpgroup keep the query kernel: none ran on a GPU with the prologue.
   const queryQuant: QueryQuantPlan | null =
-    wgmma && (consumers === 1 || process.env.SAGEGEN_EXPERIMENT_FQ3 === '1') && !producer
-      ? { rowsPerPass: 32 / inputChunksPerRow, passes: t.warpQ / (32 / inputChunksPerRow), firstBarrier: QUERY_QUANT_FIRST_BARRIER, outOfLine: consumers > 1 }
+    wgmma && consumers === 1 && !producer
+      ? { rowsPerPass: 32 / inputChunksPerRow, passes: t.warpQ / (32 / inputChunksPerRow), firstBarrier: QUERY_QUANT_FIRST_BARRIER }
       : null;
 
   const pv = spec.pv;
@@ -593,21 +593,20 @@ function kvClusterOf(cap: ArchCapability, D: number, ctaK: number, kGroupsPerTil
   if (!cap.threadBlockClusters) return null;
   const tileBytes = ctaK * D * 2;
   const warps = KV_CLUSTER_THREADS / 32;
-  // (ptxas rounds a kernel's static shared memory up to 16 bytes)
-  const staticBytes = (slots: number) => Math.ceil((4 * D * (warps + 2) + 4 * (slots + 1) * kGroupsPerTile) / 16) * 16;
+  const staticBytes = (tiles: number) => 4 * D * (warps + 2) + 8 * tiles * kGroupsPerTile;
   // Static and dynamic shared memory share the per-block limit.
-  let slots = Math.floor(Math.min(KV_CLUSTER_RING_BYTES, cap.maxSharedMemoryPerBlock) / tileBytes);
-  while (slots > 0 && slots * tileBytes + staticBytes(slots) > cap.maxSharedMemoryPerBlock) slots--;
-  if (slots === 0) return null;
+  let maxStagedTiles = Math.floor(Math.min(KV_CLUSTER_STAGING_BYTES, cap.maxSharedMemoryPerBlock) / tileBytes);
+  while (maxStagedTiles > 0 && maxStagedTiles * tileBytes + staticBytes(maxStagedTiles) > cap.maxSharedMemoryPerBlock) maxStagedTiles--;
+  if (maxStagedTiles === 0) return null;
   return {
     threads: KV_CLUSTER_THREADS,
     rowsPerPass: KV_CLUSTER_THREADS / inputChunksPerRow,
     maxClusterBlocks: cap.maxClusterBlocks,
     portableClusterBlocks: PORTABLE_CLUSTER_BLOCKS,
     tileBytes,
-    slots,
-    dynamicBytes: slots * tileBytes,
-    staticBytes: staticBytes(slots),
+    maxStagedTiles,
+    maxDynamicBytes: maxStagedTiles * tileBytes,
+    staticBytes: staticBytes(maxStagedTiles),
   };
 }
 

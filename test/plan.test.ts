@@ -412,28 +412,26 @@ describe('wgmma plan', () => {
 
 describe('fused K/V quantization on clusters', () => {
   const TILE_KEYS = 128;
-  it('archs with clusters and FP8 P·V stage key tiles in a ring of 128 KiB per block, in clusters of up to 16 on Hopper', () => {
+  it('archs with clusters and FP8 P·V stage at most 64 KiB of 16-bit key tiles per block, in clusters of up to 16 on Hopper', () => {
     for (const headDim of [64, 128] as const) {
       const plan = planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, mma: 'wgmma' })));
       const tileBytes = TILE_KEYS * headDim * 2; // ctaK rows of D fp16/bf16 values
       const threads = 256;
-      const slots = (128 * KiB) / tileBytes; // D=128: 4 tiles, D=64: 8
       expect(plan.quant.kvCluster).toEqual({
         threads,
         rowsPerPass: threads / ((headDim * 2) / 16),
         maxClusterBlocks: 16, // Hopper's non-portable cluster size
         portableClusterBlocks: 8,
         tileBytes,
-        slots,
-        dynamicBytes: 128 * KiB,
-        // per-warp partials, the block's partial and the head's statistic (D floats each), an amax
-        // word per slot and one tile's scales (one K scale group per tile at per-warp granularity),
-        // rounded up to 16 bytes as ptxas does
-        staticBytes: Math.ceil((4 * headDim * (threads / 32 + 2) + 4 * (slots + 1)) / 16) * 16,
+        maxStagedTiles: (64 * KiB) / tileBytes, // D=128: 2 tiles, D=64: 4
+        maxDynamicBytes: 64 * KiB,
+        // per-warp partials, the block's partial and the head's statistic (D floats each), and an
+        // amax word and a scale per staged tile (one K scale group per tile at per-warp granularity)
+        staticBytes: 4 * headDim * (threads / 32 + 2) + 8 * ((64 * KiB) / tileBytes),
       });
       // Within the per-block limit with the static arrays.
       const k = plan.quant.kvCluster!;
-      expect(k.dynamicBytes + k.staticBytes).toBeLessThanOrEqual(CAPABILITIES.sm_90a.maxSharedMemoryPerBlock);
+      expect(k.maxStagedTiles * k.tileBytes + k.staticBytes).toBeLessThanOrEqual(CAPABILITIES.sm_90a.maxSharedMemoryPerBlock);
     }
   });
   it('archs without clusters, and 16-bit P·V (no V statistics), keep the split kernels', () => {

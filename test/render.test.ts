@@ -147,23 +147,19 @@ describe('other variants', () => {
     const k = plan.quant.kvCluster!;
     const constants: [string, number][] = [
       ['kKvThreads', k.threads],
-      ['kKvSlots', k.slots],
+      ['kKvMaxStagedTiles', k.maxStagedTiles],
       ['kKvTileBytes', k.tileBytes],
       ['kKvMaxClusterBlocks', k.maxClusterBlocks],
       ['kPortableClusterBlocks', k.portableClusterBlocks],
-      ['kKvDynamicBytes', k.dynamicBytes],
+      ['kKvMaxDynamicBytes', k.maxDynamicBytes],
     ];
     for (const [name, value] of constants) expectConstant(cu, 'int', name, value);
     expect(cu).toContain('#include <cooperative_groups.h>');
     expect(cu).toContain('__global__ void __launch_bounds__(kKvThreads) kvClusterQuantKernel(const Params p, const int tilesPerBlock)');
     expect(cu).toContain('cudaLaunchAttributeClusterDimension');
-    // clusters of 8 while a block's run fits half its ring; past 8 only then, with the non-portable opt-in
+    // clusters of 8 first; past 8 only where 8 blocks cannot stage a head, with the non-portable opt-in
     expect(cu).toContain('int64_t tilesPerBlock = ceilDiv(p.ext.kTiles, kPortableClusterBlocks);');
-    expect(cu).toContain('if (2 * tilesPerBlock > kKvSlots) tilesPerBlock = ceilDiv(p.ext.kTiles, kKvMaxClusterBlocks);');
-    expect(cu).toContain('if (tilesPerBlock > kKvSlots) return false;');
-    // a persistent grid: as many clusters as the device holds, each working through heads in turn
-    expect(cu).toContain('cudaOccupancyMaxActiveClusters(&resident, kvClusterQuantKernel, &config)');
-    expect(cu).toContain('for (int64_t u = blockIdx.y; u < units; u += gridDim.y, load += tilesPerBlock) {');
+    expect(cu).toContain('if (tilesPerBlock > kKvMaxStagedTiles) tilesPerBlock = ceilDiv(p.ext.kTiles, kKvMaxClusterBlocks);');
     expect(cu).toContain('cudaFuncAttributeNonPortableClusterSizeAllowed');
     // a cluster launch the device refuses falls back to the split kernels rather than failing the call
     expect(cu).toContain('bool fused = kvClusterShapeOf(p, shape) && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');

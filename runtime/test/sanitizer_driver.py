@@ -32,7 +32,7 @@ SHAPES = [
     (2, 2, 1, 129, 65, 128, "bf16", 1, "HND"),
     (1, 1, 1, 1, 200, 128, "fp16", 1, "HND"),
     (1, 2, 2, 64, 64, 128, "bf16", 0, "NHD"),
-    # many heads: each cluster of the persistent K/V quantization grid takes several in turn
+    # many heads: several waves of K/V quantization clusters
     (4, 16, 16, 33, 300, 128, "fp16", 0, "HND"),
     (4, 16, 8, 33, 700, 64, "fp16", 1, "NHD"),
 ]
