@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu -
 python3 runtime/test/gpu_check.py --lib .carry/s/$lib/lib/libsagegen.so --label $lib --out "$w/checks-$lib.json" 2>&1 | grep -v "^\[.*PASS\|^PASS" | tail -4
 OUT="$w/edge-$lib" bash runtime/test/run_edge_checks.sh .carry/s/$lib 2>&1 | tail -4
 for l in base $lib; do for n in 1024 2048; do
-  ncu --kernel-name regex:"kvCluster|quantize" --launch-skip 3 --launch-count 2 --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum \
+  ncu --kernel-name regex:"kvCluster|quantize" --launch-skip 2 --launch-count 2 --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,dram__bytes.sum \
     python3 runtime/bench/profile_one.py --lib .carry/s/$l --seq $n --head-dim 128 > "$w/ncu-$l-$n.txt" 2>&1
   echo "$l N=$n: $(grep -E "^  [a-zA-Z].*Kernel|duration|dram__throughput" "$w/ncu-$l-$n.txt" | awk '{print $1, $NF}' | tr '\n' ' ')"
 done; done
