@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Session 2026-12-05 (9): fewer steps in the K/V cluster quantization (one amax atomic per row and
-# tile, the cluster's partials read at once, INT8 rounding by one saturating cvt and byte permutes).
+# tile, the cluster's partials read at once) and 64-row query blocks (opt2).
 # GPU checks and compute-sanitizer (racecheck, memcheck) of the candidate, ncu durations and DRAM throughput
 # of its quantization kernels beside the previous commit's, and a same-run A/B (whole call and
 # kernel). Libraries built on the development machine and carried as .carry/s/<name>.
