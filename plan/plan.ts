@@ -473,9 +473,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const kGroupsPerTile = granularity === 'per-thread' ? 4 : 1;
   const inputChunksPerRow = (D * 2) / CHUNK;
   const rowsPerPass = QUANT_THREADS / inputChunksPerRow;
-  const qQuantTarget = Number(process.env.SAGEGEN_EXPERIMENT_QROWS ?? 0);
-  const qQuantRowsWarp = (() => { let r = t.warpQ; for (let c = t.warpQ; c <= Math.max(t.warpQ, qQuantTarget); c += t.warpQ) if (t.ctaQ % c === 0) r = c; return r; })();
-  const qQuantRows = granularity === 'per-block' || t.warpQ % rowsPerPass !== 0 ? t.ctaQ : qQuantRowsWarp;
+  const qQuantRows = granularity === 'per-block' || t.warpQ % rowsPerPass !== 0 ? t.ctaQ : t.warpQ;
   const qQuantGroups = (qGroupsPerTile * qQuantRows) / t.ctaQ;
 
   // Queries quantized in the wgmma kernel's prologue, in producerless blocks of one consumer only:
