@@ -3,8 +3,8 @@
 # row and tile and its cluster's partials read at once, and one INT8 packing helper for every Q/K
 # quantization. GPU checks of every library the change reaches (all of them run the INT8 pack; the
 # wgmma and FP8 sm_90a libraries the cluster kernel), edge checks and compute-sanitizer of the two
-# wgmma libraries, a same-run A/B of the tuned set against the previous commit's (part C1), and the
-# benchmark beside torch (part C2). Libraries built on the development machine (README.md here) and
+# wgmma libraries (part C1); a same-run A/B of the tuned set against the previous commit's and the
+# benchmark beside torch (part C2; two parts, as a call carries at most 64 MiB of libraries). Libraries built on the development machine (README.md here) and
 # carried as .carry/s/<name>.
 #   results/wgmma/quant/opt/final.sh OUTDIR C1|C2
 set -uo pipefail
@@ -27,10 +27,10 @@ for pair in old-sm90a:sm_90a_d64-128 old-sm89:sm_89_d64-128; do
   done
   echo "quantizeInt8Kernel SASS, $pair: $(wc -l < /tmp/${pair%%:*}.sass) / $(wc -l < /tmp/${pair##*:}.sass) lines, $(diff /tmp/${pair%%:*}.sass /tmp/${pair##*:}.sass | grep -c '^[<>]') differ" | tee -a "$w/sass-quantize.txt"
 done
-timeout 150 python3 runtime/bench/ab.py --lib .carry/s/base-tuned --lib .carry/s/fin-tuned --head-dims 128,64 --seqs 1024,2048,4096 --causal both --rounds 5 --reps 15 --out "$w/ab-final-tuned.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
 tar -C "$out" -czf "$out/C1.tgz" w && rm -rf "$w"
 }
 c2() {
+timeout 150 python3 runtime/bench/ab.py --lib .carry/s/base-tuned --lib .carry/s/fin-tuned --head-dims 128,64 --seqs 1024,2048,4096 --causal both --rounds 5 --reps 15 --out "$w/ab-final-tuned.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
 python3 runtime/bench/bench.py --lib .carry/s/fin-tuned --head-dims 64,128 --out "$w/h100-wgmma-tuned.json" 2>&1 | grep "^\[" | tail -60
 python3 runtime/bench/bench.py --lib .carry/s/fin --head-dims 64,128 --dtypes fp16 --out "$w/h100-wgmma.json" 2>&1 | grep "^\[" | tail -30
 tar -C "$out" -czf "$out/C2.tgz" w && rm -rf "$w"
