@@ -30,6 +30,8 @@ done
 tar -C "$out" -czf "$out/C1.tgz" w && rm -rf "$w"
 }
 c2() {
+# the mma.sync library (split quantization kernels only) against the previous commit's, whole call
+timeout 90 python3 runtime/bench/ab.py --lib .carry/s/old-sm90a --lib .carry/s/sm_90a_d64-128 --head-dims 128,64 --seqs 1024,4096 --causal false --rounds 3 --reps 10 --out "$w/ab-final-mma-sync.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
 timeout 150 python3 runtime/bench/ab.py --lib .carry/s/base-tuned --lib .carry/s/fin-tuned --head-dims 128,64 --seqs 1024,2048,4096 --causal both --rounds 5 --reps 15 --out "$w/ab-final-tuned.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
 python3 runtime/bench/bench.py --lib .carry/s/fin-tuned --head-dims 64,128 --out "$w/h100-wgmma-tuned.json" 2>&1 | grep "^\[" | tail -60
 python3 runtime/bench/bench.py --lib .carry/s/fin --head-dims 64,128 --dtypes fp16 --out "$w/h100-wgmma.json" 2>&1 | grep "^\[" | tail -30
