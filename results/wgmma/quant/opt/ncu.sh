@@ -14,6 +14,3 @@ done; done
 ncu --section SourceCounters --print-details all --kernel-name kvClusterQuantKernel --launch-skip 1 --launch-count 1 \
   python3 runtime/bench/profile_one.py --lib .carry/s/fin --seq 1024 --head-dim 128 > "$out/ncu-kv-d128-n1024-source.txt" 2>&1
 grep -A30 "Excessive" "$out/ncu-kv-d128-n1024-source.txt" | head -60
-# per SASS instruction: which loads and stores carry the excess sectors and the bank conflicts
-ncu --section SourceCounters --section MemoryWorkloadAnalysis_Tables --page source --print-source sass --csv --kernel-name kvClusterQuantKernel --launch-skip 1 --launch-count 1 \
-  python3 runtime/bench/profile_one.py --lib .carry/s/fin --seq 1024 --head-dim 128 > "$out/ncu-kv-d128-n1024-sass.csv" 2>&1
