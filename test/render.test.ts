@@ -170,6 +170,25 @@ describe('other variants', () => {
     expect(fused).toBeGreaterThan(0);
     expect(cu.indexOf('quantizeInt8Kernel<Operand::Query', fused)).toBeLessThan(split);
     expect(split).toBeGreaterThan(fused);
+    // The cluster barrier is split: a block arrives (relaxed: it publishes nothing) once it has used
+    // every partial it read, and waits (acquire) only before it exits, so no block frees its shared
+    // memory while another may still read its partial.
+    const kernel = cu.slice(cu.indexOf('kvClusterQuantKernel(const Params p, const int tilesPerBlock) {'));
+    const body = kernel.slice(0, kernel.indexOf('\n}\n'));
+    expect(cu).toContain('asm volatile("barrier.cluster.arrive.relaxed.aligned;\\n" ::: "memory")');
+    expect(cu).toContain('asm volatile("barrier.cluster.wait.acquire.aligned;\\n" ::: "memory")');
+    expect(cu).not.toContain('barrier.cluster.arrive.release');
+    const reads = body.indexOf('cluster.map_shared_rank(&sPartial[d], b)');
+    const used = body.indexOf('sStat[d] = scale;');
+    const arrive = body.indexOf('clusterArriveRelaxed();');
+    const wait = body.indexOf('clusterWait();');
+    const sync = body.indexOf('cluster.sync();');
+    expect(sync).toBeGreaterThan(0);
+    expect(reads).toBeGreaterThan(sync);
+    expect(used).toBeGreaterThan(reads);
+    expect(arrive).toBeGreaterThan(used);
+    expect(wait).toBeGreaterThan(arrive);
+    expect(body.slice(wait).trim()).toBe('clusterWait();  // every block has read this one\'s partial');
     const { cu: ada } = render(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 })));
     expect(ada).not.toContain('kvClusterQuantKernel');
     expect(ada).not.toContain('cooperative_groups');
