@@ -120,6 +120,7 @@ class Case:
     scale_mul: float = 1.0  # sm_scale = scale_mul / sqrt(d); 1.0 passes sm_scale=None (the default)
     alloc_path: bool = False  # also call without out= and check the output sageattn allocates
     split_phases: bool = False  # also run the quantization and the attention phase as two calls (see phase_split)
+    graph_replay: bool = False  # also capture the whole call in a CUDA graph and replay it (see graph_replay)
     seed: int = 0
     name: str = ""
 
@@ -131,6 +132,7 @@ class Case:
         parts += [f"scale{self.scale_mul:g}x"] if self.scale_mul != 1.0 else []
         parts += ["alloc"] if self.alloc_path else []
         parts += ["phases"] if self.split_phases else []
+        parts += ["graph"] if self.graph_replay else []
         return "-".join(parts)
 
 
@@ -247,6 +249,17 @@ def quantization_path_cases():
     ]
 
 
+def graph_cases():
+    """The whole call captured in a CUDA graph (torch.cuda.graph, as torch.compile's reduce-overhead
+    mode does) and replayed: through the K/V cluster kernel (kv_len 1000, 2049 with a cluster of 9)
+    and the split kernels (4097 at D=128), with GQA, causal and an LSE."""
+    return [
+        Case("gaussian", 2, 8, 8, 1000, 1000, 128, graph_replay=True),
+        Case("k_bias", 1, 32, 8, 777, 2049, 128, dtype="bf16", layout="NHD", causal=True, graph_replay=True),
+        Case("gaussian", 1, 4, 2, 1000, 4097, 64, causal=True, graph_replay=True),
+    ]
+
+
 def quick_cases():
     return [
         Case("gaussian", 2, 8, 8, 1000, 1000, 128, alloc_path=True, split_phases=True),
@@ -265,7 +278,7 @@ def quick_cases():
 def build_cases(quick, base_seed):
     groups = [quick_cases] if quick else [
         core_cases, dtype_layout_cases, distribution_cases, length_pair_cases, gqa_cases, stride_cases, misc_cases,
-        schedule_cases, quantization_path_cases,
+        schedule_cases, quantization_path_cases, graph_cases,
     ]
     cases = [c for g in groups for c in g()]
     seen = {}
@@ -594,6 +607,9 @@ def run_case(probe, case, opts):
     if case.split_phases:
         res["split_phases"], more = phase_split(case, qi, ki, vi, sm_scale, o, lse, ref_o, ref_lse, thr, lse_tolerance(q, k, scale))
         fails += more
+    if case.graph_replay:
+        res["graph_replay"], more = graph_replay(case, qi, ki, vi, sm_scale, o)
+        fails += more
     if case.alloc_path:
         res["alloc_path"], more = alloc_path(case, qi, ki, vi, sm_scale, o, ref_o, ref_lse, thr, lse_tolerance(q, k, scale))
         fails += more
@@ -649,6 +665,48 @@ def phase_split(case, qi, ki, vi, sm_scale, o_first, lse_first, ref_o, ref_lse, 
         info["lse"]["tolerance"] = lse_tol
         info["lse_max_abs_diff_to_whole_call"] = float((lse2.double() - lse_first.double()).abs().max())
         fails += [f"split phases: {f}" for f in check_lse(info["lse"])]
+    return info, fails
+
+
+def graph_replay(case, qi, ki, vi, sm_scale, o_first):
+    """The whole call (sagegen.prepare's run, every kernel of it) captured in a CUDA graph, then
+    replayed into a NaN-poisoned output: it must equal the eager call bitwise. Then the inputs are
+    negated in place and the graph replayed again: it must equal an eager call on the negated inputs
+    bitwise (a replay reads the inputs' current values, and the workspace it wrote before is rewritten,
+    not reused). The inputs are restored (negation is exact)."""
+    run, o2, _ = sagegen.prepare(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale)
+    run()  # warm-up outside the capture (module load, function attributes)
+    sync()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        run()
+    fails = []
+    o2.fill_(float("nan"))
+    graph.replay()
+    sync()
+    info = {"bitwise_equal_to_eager": bool(torch.equal(o2, o_first))}
+    if not info["bitwise_equal_to_eager"]:
+        diff = (o2.double() - o_first.double()).abs()
+        fails.append(f"graph replay: output differs from the eager call's (max |diff| {float(diff.nan_to_num(float('inf')).max()):.3g}, "
+                     f"NaN {int(torch.isnan(o2).sum())})")
+    for t in (qi, ki, vi):
+        t.neg_()
+    try:
+        eager = sagegen.sageattn(qi, ki, vi, tensor_layout=case.layout, is_causal=case.causal, sm_scale=sm_scale)
+        o2.fill_(float("nan"))
+        graph.replay()
+        sync()
+        info["bitwise_equal_to_eager_after_new_inputs"] = bool(torch.equal(o2, eager))
+        info["new_inputs_change_output"] = not bool(torch.equal(o2, o_first))
+        if not info["bitwise_equal_to_eager_after_new_inputs"]:
+            fails.append("graph replay on new inputs: output differs from the eager call's")
+        if not info["new_inputs_change_output"]:
+            fails.append("graph replay on new inputs: output unchanged (the replay did not read the new inputs)")
+    finally:
+        for t in (qi, ki, vi):
+            t.neg_()
+        sync()
+    del graph
     return info, fails
 
 
