@@ -12,6 +12,7 @@ call; the report gives the median over rounds and the spread (min/max of the rou
 library's ratio to the first. Not a benchmark of record: bench.py, beside torch, is that.
 """
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -54,7 +55,7 @@ def main():
 
     libs = [bench.library_info(t) for t in args.lib]
     causals = {"both": [False, True], "true": [True], "false": [False]}[args.causal]
-    report = {"device": torch.cuda.get_device_name(0), "commit": bench.commit(), "command": " ".join([os.path.relpath(sys.argv[0], bench.REPO)] + sys.argv[1:]),
+    report = {"device": torch.cuda.get_device_name(0), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "commit": bench.commit(), "command": " ".join([os.path.relpath(sys.argv[0], bench.REPO)] + sys.argv[1:]),
               "gpu_before": bench.gpu_state(), "rounds": args.rounds, "reps": args.reps,
               "libraries": {label: info for label, info in libs}, "rows": []}
     for d in [int(x) for x in args.head_dims.split(",")]:
