@@ -706,7 +706,6 @@ def graph_replay(case, qi, ki, vi, sm_scale, o_first):
         for t in (qi, ki, vi):
             t.neg_()
         sync()
-    del graph
     return info, fails
 
 
