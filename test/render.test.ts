@@ -240,6 +240,26 @@ describe('other variants', () => {
     expect(sync).toMatch(/_descriptor = \{\n    "sage_sm90a_[^"]+", 90, true, 128, 0, false,\n    0, &/);
   });
 
+  it('serial wgmma consumers skip the tiles after their own, counting each stage done once it landed; overlapped ones do not', () => {
+    const spec = (overlapQk: boolean, consumers: number) => parseSpec({
+      arch: 'sm_90a', mma: 'wgmma', headDim: 128, causal: true, dtype: 'fp16', layout: 'HND',
+      tiling: { ctaQ: 64 * consumers, ctaK: 128, warpQ: 16, warps: 4 * consumers, stages: 3, minBlocksPerSm: 1, overlapQk, producer: false },
+      qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+      pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
+    });
+    const serial = render(spec(false, 3)).cu;
+    expect(serial).toContain('if constexpr (kCausal && kConsumers > 1) {');
+    expect(serial).toContain('tiles(unmasked, consumerTiles, std::true_type{});');
+    expect(serial).toMatch(/for \(int j = consumerTiles; j < kTiles; \+\+j\) \{\n    barrierWait\(full\(j % kStages\), \(j \/ kStages\) & 1\);\n    releaseStage\(j\);/);
+    // The step releases through the same helper, so a skipped tile is counted like a computed one.
+    expect(serial.match(/releaseStage\(j\);/g)).toHaveLength(2);
+    // With the next Q·Kᵀ issued a tile ahead, a consumer runs every tile of its block: a skipped tile
+    // could be released while that early Q·Kᵀ still reads its stage.
+    const overlapped = render(spec(true, 2)).cu;
+    expect(overlapped).not.toContain('consumerTiles');
+    expect(overlapped).toContain('tiles(unmasked, kTiles, std::true_type{});');
+  });
+
   it('sm_80 bf16 renders the bf16 m16n8k16 and bf16 conversions', () => {
     const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_80', headDim: 64, dtype: 'bf16' })));
     expect(cu).toContain(PV_BF16);
