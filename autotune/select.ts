@@ -3,7 +3,8 @@
  *
  * Per (arch, GPU) and (head dim, causal, dtype, measured sequence length), the winner is the fastest
  * candidate by whole-call TOP/s among those that passed the accuracy gate. Candidates within
- * `tieTolerance` of the fastest count as tied; among them the faster kernel (kernel-only TOP/s, again
+ * `tieTolerance` of the fastest count as tied; among the tied ones whose whole calls run the same
+ * quantization passes as the fastest (`quantizationPath`), the faster kernel (kernel-only TOP/s, again
  * within the tolerance), then the more accurate (higher cosine) wins, then the lexically smaller name,
  * so the choice never depends on record order. Rejected candidates
  * are counted, never chosen. Buckets split at the geometric means of neighbouring measured lengths.
@@ -11,6 +12,7 @@
 import { z } from 'zod';
 import { AttentionSpecSchema, type AttentionSpec } from '../dsl/spec.js';
 import { packageVersion } from '../build/paths.js';
+import { planKernel } from '../plan/plan.js';
 import { TunedConfigSchema, type MeasuredCandidate, type TunedConfig, type TunedEntry } from './config.js';
 
 /**
@@ -54,7 +56,7 @@ export interface SelectOptions {
 }
 
 export const CRITERION =
-  'highest whole-call TOP/s among candidates passing the accuracy gate; within the tie tolerance, higher kernel-only TOP/s (kernels within the tolerance tie again), then higher cosine, then name';
+  'highest whole-call TOP/s among candidates passing the accuracy gate; within the tie tolerance and among candidates running the same quantization passes as the fastest, higher kernel-only TOP/s (kernels within the tolerance tie again), then higher cosine, then name';
 
 /** [minSeq, maxSeq) per measured length: boundaries at geometric means of neighbours. */
 export function seqBuckets(measured: number[]): { seq: number; minSeq: number; maxSeq: number | null }[] {
@@ -65,20 +67,55 @@ export function seqBuckets(measured: number[]): { seq: number; minSeq: number; m
 
 interface Timed extends MeasuredCandidate {
   cosine: number;
+  quantPath: string;
+}
+
+/**
+ * The quantization a whole call runs besides the attention kernel, as the plan derives it: whether
+ * the queries are quantized inside the attention kernel (one-consumer wgmma blocks) or by the query
+ * kernel, the K/V path (one cluster kernel or the split kernels, and its shape), and the scale
+ * groups. Candidates with the same path run the same passes, so between them a whole-call gap
+ * within the tolerance is noise of those passes; between different paths it is a real difference.
+ */
+export function quantizationPath(spec: AttentionSpec): string {
+  let q: ReturnType<typeof planKernel>['quant'];
+  try {
+    q = planKernel(spec).quant;
+  } catch {
+    // A spec this sagegen no longer plans (records of an older version): a path of its own, so its
+    // whole call alone ranks it. Building it would be refused anyway.
+    return JSON.stringify({ unplanned: spec });
+  }
+  return JSON.stringify({
+    queryInAttention: q.queryInAttention,
+    kvCluster: q.kvCluster,
+    granularity: q.granularity,
+    smoothK: q.smoothK,
+    ctaK: spec.tiling.ctaK,
+    kGroupsPerTile: q.kGroupsPerTile,
+  });
 }
 
 /** Orders candidates best first under the tie rule. */
-export function rankCandidates<T extends { wholeTops: number; kernelTops: number; cosine: number; name: string }>(items: T[], tieTolerance: number): T[] {
+export function rankCandidates<T extends { wholeTops: number; kernelTops: number; cosine: number; name: string; quantPath?: string }>(
+  items: T[],
+  tieTolerance: number,
+): T[] {
   const bySpeed = [...items].sort((a, b) => b.wholeTops - a.wholeTops || a.name.localeCompare(b.name));
   const ranked: T[] = [];
   let rest = bySpeed;
   while (rest.length) {
     const top = rest[0]!.wholeTops;
-    const wholeTied = rest.filter((c) => c.wholeTops >= top * (1 - tieTolerance));
-    // Among whole-call ties the faster attention kernel: every candidate of a problem runs the same
-    // quantization work, so a whole-call gap inside the tolerance is mostly noise of those passes,
-    // while the kernel time is what the block shape changes (H100, D=128 causal 16K: whole 734 / 729,
-    // kernel 812 / 885). Kernels within the tolerance of each other tie again.
+    // Among whole-call ties that run the fastest whole call's quantization passes, the faster
+    // attention kernel: with the same passes a whole-call gap inside the tolerance is mostly noise
+    // of those passes, while the kernel time is what the block shape changes (H100, D=128 causal
+    // 16K: whole 734 / 729, kernel 812 / 885). A candidate on another path is judged by its whole
+    // call alone: a one-consumer block that quantizes its queries in the attention kernel skips the
+    // query kernel, so its whole call can win while its kernel is slower (H100, D=128 2K: whole
+    // 529 / 525, kernel 692 / 708 in the sweep; 555 / 510 whole in a same-run A/B,
+    // results/wgmma/consumer-skip/). Kernels within the tolerance of each other tie again.
+    const path = rest[0]!.quantPath;
+    const wholeTied = rest.filter((c) => c.wholeTops >= top * (1 - tieTolerance) && c.quantPath === path);
     const kernelTop = Math.max(...wholeTied.map((c) => c.kernelTops));
     const tied = wholeTied.filter((c) => c.kernelTops >= kernelTop * (1 - tieTolerance));
     tied.sort((a, b) => b.cosine - a.cosine || a.name.localeCompare(b.name));
@@ -114,7 +151,7 @@ export function selectConfig(records: MeasureRecord[], options: SelectOptions = 
     const spec = specOf(g);
     const group = groups.get(groupKey(r.device, spec))!;
     const list = group.seqs.get(r.seq) ?? [];
-    list.push({ name: r.name, spec, kernelTops: r.kernel_tops, wholeTops: r.whole_tops, accuracy: g.accuracy, cosine: g.accuracy.cos });
+    list.push({ name: r.name, spec, kernelTops: r.kernel_tops, wholeTops: r.whole_tops, accuracy: g.accuracy, cosine: g.accuracy.cos, quantPath: quantizationPath(spec) });
     group.seqs.set(r.seq, list);
   }
 
@@ -123,7 +160,7 @@ export function selectConfig(records: MeasureRecord[], options: SelectOptions = 
     if (!targets.has(tKey)) targets.set(tKey, { arch: group.spec.arch, gpu: group.gpu, capability: group.capability, entries: [] });
     for (const bucket of seqBuckets([...group.seqs.keys()])) {
       const ranked = rankCandidates(group.seqs.get(bucket.seq)!, tieTolerance);
-      const strip = ({ cosine: _c, ...c }: Timed): MeasuredCandidate => c;
+      const strip = ({ cosine: _c, quantPath: _p, ...c }: Timed): MeasuredCandidate => c;
       targets.get(tKey)!.entries.push({
         headDim: group.spec.headDim,
         causal: group.spec.causal,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { parseSpec, variantName } from '../dsl/spec.js';
 import { TunedConfigSchema } from '../autotune/config.js';
-import { parseRecords, rankCandidates, selectConfig, seqBuckets, type MeasureRecord } from '../autotune/select.js';
+import { parseRecords, quantizationPath, rankCandidates, selectConfig, seqBuckets, type MeasureRecord } from '../autotune/select.js';
 
 const DEVICE = 'NVIDIA H100 80GB HBM3';
 
@@ -80,6 +80,37 @@ describe('rankCandidates with kernel times', () => {
     // b and d tie on the kernel too (within 1%): d is more accurate
     expect(rankCandidates(items, 0.01).map((x) => x.name)).toEqual(['d', 'b', 'a', 'c']);
     expect(rankCandidates([...items].reverse(), 0.01).map((x) => x.name)).toEqual(['d', 'b', 'a', 'c']);
+  });
+});
+
+describe('rankCandidates across quantization paths', () => {
+  it('the kernel breaks whole-call ties only among candidates running the fastest whole call\'s quantization passes', () => {
+    // H100, D=128 non-causal 2K (results/wgmma/consumer-skip/): the one-consumer block quantizes its
+    // queries in the attention kernel; the three-consumer block runs the query kernel.
+    const items = [
+      { name: 'one', wholeTops: 529, kernelTops: 692, cosine: 0.9993, quantPath: 'in-kernel' },
+      { name: 'three', wholeTops: 525, kernelTops: 708, cosine: 0.9993, quantPath: 'query-kernel' },
+      { name: 'one-b', wholeTops: 527, kernelTops: 700, cosine: 0.9993, quantPath: 'in-kernel' },
+    ];
+    // one-b ties one on the whole call and runs the same passes: its faster kernel wins; three's
+    // faster kernel does not count against a whole call that skips a kernel it runs.
+    expect(rankCandidates(items, 0.01).map((x) => x.name)).toEqual(['one-b', 'one', 'three']);
+    expect(rankCandidates([...items].reverse(), 0.01).map((x) => x.name)).toEqual(['one-b', 'one', 'three']);
+    // On one path (the field absent, as for records of one path) the kernel decides as before.
+    const samePath = items.map(({ quantPath: _p, ...c }) => c);
+    expect(rankCandidates(samePath, 0.01).map((x) => x.name)).toEqual(['three', 'one-b', 'one']);
+  });
+
+  it('quantizationPath tells one-consumer wgmma blocks (queries in the attention kernel) from three-consumer ones, and not stage counts apart', () => {
+    const spec = (warps: number, stages: number) => parseSpec({
+      arch: 'sm_90a', mma: 'wgmma', headDim: 128, causal: false, dtype: 'fp16', layout: 'HND',
+      tiling: { ctaQ: 16 * warps, ctaK: 128, warpQ: 16, warps, stages, minBlocksPerSm: warps === 4 ? 3 : 1, overlapQk: false, producer: false },
+      qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant: true },
+      pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448 },
+    });
+    expect(quantizationPath(spec(4, 2))).not.toBe(quantizationPath(spec(12, 2)));
+    expect(quantizationPath(spec(12, 2))).toBe(quantizationPath(spec(12, 3)));
+    expect(JSON.parse(quantizationPath(spec(4, 2))).queryInAttention).toBe(true);
   });
 });
 
