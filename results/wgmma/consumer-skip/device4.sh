@@ -13,5 +13,5 @@ timeout 250 python3 runtime/bench/bench.py --lib .carry/s/fin2-tuned --head-dims
 OUT="$w/edge-fin2-tuned" timeout 150 bash runtime/test/run_edge_checks.sh .carry/s/fin2-tuned 2>&1 | tail -3
 tar -C "$w" -czf "$w/edge.tgz" edge-fin2-tuned && rm -rf "$w/edge-fin2-tuned"
 ab() { timeout 80 python3 runtime/bench/ab.py --lib .carry/s/base-tuned --lib .carry/s/fin2-tuned --rounds 5 --reps 15 "$@" 2>&1 | grep -A2 "^D=" | grep -v "^--"; }
-ab --head-dims 128 --seqs 1024,2048,4096,16384 --causal both --out "$w/ab-tuned-d128.json"
-ab --head-dims 64 --seqs 1024,2048,4096,16384 --causal both --out "$w/ab-tuned-d64.json"
+ab --head-dims 128 --seqs 2048,4096 --causal both --out "$w/ab-tuned-d128.json"
+ab --head-dims 64 --seqs 4096,16384 --causal both --out "$w/ab-tuned-d64.json"
