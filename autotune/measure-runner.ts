@@ -32,6 +32,8 @@ export interface MeasureOptions {
   out: string;
   /** Sequence lengths to time, comma-separated (the runner's default otherwise). */
   seqs?: string;
+  /** Back-to-back warm-up before each timing, in ms (the runner's default otherwise). */
+  warmupMs?: number;
   /** 'all': one worker per GPU the runner sees; a number: that many workers on GPUs 0..n-1. */
   gpus?: 'all' | number;
   /** Another executable speaking the runner's protocol (default: the bundle's sagegen-measure). */
@@ -155,6 +157,7 @@ async function runWorker(runner: string, options: MeasureOptions, worker: Worker
   };
   const args = [options.bundle, '--out', worker.out, '--device', String(worker.gpu), '--shard', `${worker.gpu}/${shards}`, '--events'];
   if (options.seqs) args.push('--seqs', options.seqs);
+  if (options.warmupMs !== undefined) args.push('--warmup-ms', String(options.warmupMs));
   const r = await execa(runner, args, { reject: false, stdout: onStdout, stderr: onStderr, stdin: 'ignore' });
   if (!r.failed) return null;
   const why = r.signal ? `killed by ${r.signal}` : r.exitCode !== undefined ? `exit ${r.exitCode}` : r.shortMessage;

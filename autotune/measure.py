@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures every candidate of an autotuning bundle on this GPU: accuracy gate first, then timing.
 
-    python3 autotune/measure.py BUNDLE_DIR --out results.jsonl [--seqs 1024,4096,16384] [--device 0]
+    python3 autotune/measure.py BUNDLE_DIR --out results.jsonl [--seqs 1024,4096,16384] [--device 0] [--warmup-ms 25]
 
 BUNDLE_DIR is what `sagegen autotune --compile-only` writes: lib/libsagegen.so holding every
 candidate variant and manifest.json with their specs. For each candidate (in the order of the
@@ -46,7 +46,7 @@ GATE_SEQ = 2048
 # Every candidate is gated on the same inputs, so a borderline candidate is judged like its rivals.
 GATE_SEED = 1000
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-WARMUP_MS, REP_MS, MIN_REPS = 25.0, 100.0, 5
+WARMUP_MS, REP_MS, MIN_REPS = 25.0, 100.0, 5  # WARMUP_MS: the default of --warmup-ms, as the native runner's
 
 
 def reference(q, k, v, causal, scale):
@@ -82,10 +82,10 @@ def gate(index, spec, seed):
     return bad == 0 and cos >= GATE["cos"] and rel <= GATE["rel_l1"], m
 
 
-def time_ms(fn):
+def time_ms(fn, warmup_ms):
     start = time.perf_counter()
     n = 0
-    while n < 3 or (time.perf_counter() - start) * 1e3 < WARMUP_MS:
+    while n < 3 or (time.perf_counter() - start) * 1e3 < warmup_ms:
         fn()
         torch.cuda.synchronize()
         n += 1
@@ -101,7 +101,7 @@ def time_ms(fn):
     return statistics.median(times)
 
 
-def timing(index, spec, seq):
+def timing(index, spec, seq, warmup_ms):
     b, h, d = shape_list.BATCH, shape_list.HEADS, spec["headDim"]
     dt = DTYPES[spec["dtype"]]
     # Rotate over enough input sets that together they exceed 4x the L2, so no launch runs from cache.
@@ -114,10 +114,10 @@ def timing(index, spec, seq):
         run(Phase.QUANTIZE)
         runs.append(run)
     turn = iter(range(1 << 62))
-    kernel = time_ms(lambda: runs[next(turn) % sets](Phase.ATTENTION))
-    whole = time_ms(lambda: runs[next(turn) % sets](Phase.ALL))
+    kernel = time_ms(lambda: runs[next(turn) % sets](Phase.ATTENTION), warmup_ms)
+    whole = time_ms(lambda: runs[next(turn) % sets](Phase.ALL), warmup_ms)
     ops = lambda ms: shape_list.tops(b, h, seq, d, spec["causal"], ms / 1e3)  # noqa: E731
-    return {"kernel_ms": kernel, "whole_ms": whole, "kernel_tops": ops(kernel), "whole_tops": ops(whole)}
+    return {"kernel_ms": kernel, "whole_ms": whole, "kernel_tops": ops(kernel), "whole_tops": ops(whole), "warmup_ms": warmup_ms}
 
 
 def measure_on_gpus(opts, gpus):
@@ -127,7 +127,7 @@ def measure_on_gpus(opts, gpus):
     for i in range(gpus):
         part = f"{opts.out}.gpu{i}"
         cmd = [sys.executable, os.path.abspath(__file__), opts.bundle, "--out", part, "--seqs", opts.seqs,
-               "--device", str(i), "--shard", f"{i}/{gpus}", "--gpus", "1"]
+               "--device", str(i), "--shard", f"{i}/{gpus}", "--gpus", "1", "--warmup-ms", str(opts.warmup_ms)]
         workers.append((part, subprocess.Popen(cmd)))
     failed = [part for part, w in workers if w.wait() != 0]
     if failed:
@@ -152,6 +152,7 @@ def main():
     ap.add_argument("--device", type=int, default=0)
     ap.add_argument("--shard", default="0/1", help="i/n: measure every n-th candidate starting at i (one process per GPU)")
     ap.add_argument("--gpus", default="1", help="'all' or a count: one worker process per GPU, results merged into --out")
+    ap.add_argument("--warmup-ms", type=float, default=WARMUP_MS, help="back-to-back calls before each timing, in ms (bench.py uses 500)")
     opts = ap.parse_args()
     gpus = torch.cuda.device_count() if opts.gpus == "all" else int(opts.gpus)
     if gpus > 1:
@@ -183,7 +184,7 @@ def main():
         seqs,
         opts.out,
         gate=lambda name, spec: gate(index[name], spec, seed=GATE_SEED),
-        timing=lambda name, spec, seq: timing(index[name], spec, seq),
+        timing=lambda name, spec, seq: timing(index[name], spec, seq, opts.warmup_ms),
         header=header,
         log=lambda line: print(line, flush=True),
         gate_extra=lambda name: {"ptxas": ptxas[name]},

@@ -81,6 +81,13 @@ function parseJobs(value: number | undefined): number | undefined {
   return value;
 }
 
+/** --warmup-ms: the runner's back-to-back warm-up before each timing, 0 to 60000 ms. */
+function parseWarmupMs(value: number | undefined): number | undefined {
+  if (value !== undefined && !(Number.isFinite(value) && value >= 0 && value <= 60000))
+    throw new UsageError(`--warmup-ms = "${value}": must be milliseconds from 0 to 60000`);
+  return value;
+}
+
 /** The JSON in the file a flag names; a missing file or bad JSON is a one-line UsageError naming both. */
 async function readJsonFile(flag: string, file: string): Promise<unknown> {
   let text: string;
@@ -185,6 +192,7 @@ interface AutotuneFlags {
   seqs?: string;
   gpus?: string;
   jobs?: number;
+  'warmup-ms'?: number;
 }
 
 function autotuneStage(argv: AutotuneFlags): AutotuneStage {
@@ -273,7 +281,8 @@ async function measure(bundle: string, out: string, argv: AutotuneFlags): Promis
   const gpus = parseGpus(argv.gpus);
   let summary: MeasureSummary;
   try {
-    summary = await measureBundle({ bundle, out, seqs: argv.seqs === undefined ? undefined : parsePositiveInts('seqs', argv.seqs).join(','), gpus });
+    const seqs = argv.seqs === undefined ? undefined : parsePositiveInts('seqs', argv.seqs).join(',');
+    summary = await measureBundle({ bundle, out, seqs, gpus, warmupMs: parseWarmupMs(argv['warmup-ms']) });
   } catch (e) {
     if (e instanceof MeasureError) throw new UsageError(e.message);
     throw e;
@@ -402,6 +411,7 @@ const autotuneOptions = {
   'max-spill-bytes': { type: 'number', describe: 'after compile: spill bytes per kernel a candidate may have and still be measured (default 0: any spill prunes it)' },
   seqs: { type: 'string', describe: 'sequence-length buckets to time, comma-separated (default 1024,4096,16384)' },
   gpus: { type: 'string', describe: 'with --measure (or a whole run): "all" or a count, one worker per GPU (default 1)' },
+  'warmup-ms': { type: 'number', describe: 'with --measure (or a whole run): back-to-back calls before each timing, in ms (default 25; bench.py uses 500)' },
   jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },
 } as const;
 

@@ -87,6 +87,7 @@ describeNvcc('sagegen autotune --compile-only', () => {
     // Nothing measured yet: every candidate, gate and both lengths to do.
     const fresh = await dryRun();
     expect(fresh.map((p) => p.name)).toEqual(names);
+    expect((await dryRun('--warmup-ms', '500')).map((p) => p.name)).toEqual(names); // a longer warm-up is accepted
     for (const p of fresh) expect([p.gate, p.time]).toEqual(['todo', [1024, 4096]]);
     // The spec and the attention kernel's ptxas figures, read from the manifest and written back by
     // the runner's JSON code, as its gate records carry them.
@@ -140,6 +141,8 @@ describeNvcc('sagegen autotune --compile-only', () => {
     for (const [args, needle] of [
       [[out, '--out', 'x.jsonl', '--shard', '2/2'], '--shard = "2/2"'],
       [[out, '--out', 'x.jsonl', '--seqs', '1024,abc'], '--seqs = "1024,abc"'],
+      [[out, '--out', 'x.jsonl', '--warmup-ms', '-5'], '--warmup-ms = "-5": must be milliseconds from 0 to 60000'],
+      [[out, '--out', 'x.jsonl', '--warmup-ms', 'long'], '--warmup-ms = "long"'],
       [[out], '--out RESULTS.jsonl is required'],
       [[out, '--out', 'x.jsonl', '--frobnicate'], 'unknown option --frobnicate'],
     ] as const) {

@@ -62,6 +62,17 @@ const measuredLog = (dir: string) =>
     .sort();
 
 describe('autotune --measure driver (fake runner)', () => {
+  it('--warmup-ms reaches the runner, and each timing record says what warm-up it had (the runner\'s default otherwise)', async () => {
+    const longer = bundle();
+    await measureBundle({ bundle: longer.dir, out: longer.out, runner: FAKE, seqs: '1024', warmupMs: 500, progress: createProgress(capture().stream) });
+    const timed = parseRecords(readFileSync(longer.out, 'utf8')).filter((r) => r.kind === 'timing');
+    expect(timed.length).toBeGreaterThan(0);
+    for (const r of timed) expect(r).toMatchObject({ warmup_ms: 500 });
+    const plain = bundle();
+    await measureBundle({ bundle: plain.dir, out: plain.out, runner: FAKE, seqs: '1024', progress: createProgress(capture().stream) });
+    for (const r of parseRecords(readFileSync(plain.out, 'utf8')).filter((x) => x.kind === 'timing')) expect(r).toMatchObject({ warmup_ms: 25 });
+  });
+
   it('one GPU: the runner writes the results file itself; records pass the selector; a progress line per candidate', async () => {
     const { dir, out } = bundle();
     const shown = capture();
@@ -223,6 +234,14 @@ describe('sagegen autotune --measure usage', () => {
   it('--gpus must be "all" or a positive count', async () => {
     const stderr = expectUserError(await runCli(['autotune', '--measure', tmp, '--out', 'r.jsonl', '--gpus', 'two'], tmp));
     expect(stderr).toContain('--gpus = "two"');
+  });
+
+  it('--warmup-ms must be milliseconds from 0 to 60000', async () => {
+    for (const bad of ['-1', '70000', 'soon']) {
+      const stderr = expectUserError(await runCli(['autotune', '--measure', tmp, '--out', 'r.jsonl', '--warmup-ms', bad], tmp));
+      expect(stderr).toContain('--warmup-ms = "');
+      expect(stderr).toContain('must be milliseconds from 0 to 60000');
+    }
   });
 
   it('a bundle without a runner: exit 1 saying how to build one', async () => {

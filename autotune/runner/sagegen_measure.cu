@@ -1,7 +1,7 @@
 /*
  * sagegen-measure — the autotuner's native measurement runner.
  *
- *   sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--events]
+ *   sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--warmup-ms MS] [--events]
  *   sagegen-measure BUNDLE --out RESULTS.jsonl --dry-run     what would be measured; touches no GPU
  *   sagegen-measure --device-count
  *   sagegen-measure --self-test                              the gate's arithmetic, on the CPU
@@ -17,8 +17,8 @@
  *      candidate is recorded as rejected with its metrics and never timed;
  *   2. per sequence length: the attention kernel alone (sagegen_forward_phases-style, through
  *      sagegen_forward_variant with SAGEGEN_PHASE_ATTENTION) and the whole call, B=4, H=32, CUDA
- *      events, warm-up then the median of repetitions, rotating over enough input sets that together
- *      they exceed 4x the L2.
+ *      events, warm-up (back-to-back calls for --warmup-ms, default 25) then the median of
+ *      repetitions, rotating over enough input sets that together they exceed 4x the L2.
  *
  * Every record is one JSON line, the same fields measure.py writes, appended and fsync'ed the moment
  * it exists; records already in RESULTS are skipped (resume), and a line cut by a kill is measured
@@ -67,7 +67,7 @@ constexpr float kKeyBias = 6.0f;
 // Timing shape: the benchmark's (runtime/bench/shapes.py BATCH, HEADS).
 constexpr int64_t kTimeBatch = 4, kTimeHeads = 32;
 constexpr uint64_t kTimeSeed = 2000;
-constexpr double kWarmupMs = 25.0, kRepMs = 100.0;
+constexpr double kWarmupMs = 25.0, kRepMs = 100.0;  // kWarmupMs: the default of --warmup-ms
 constexpr int kMinWarmups = 3, kMinReps = 5;
 constexpr int kMaxInputSets = 8;
 // What measure.py's torch.nan_to_num(out, nan=1e9) puts for a NaN output in the L1 numerator.
@@ -399,13 +399,13 @@ using Clock = std::chrono::steady_clock;
 
 double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-/* Warm-up (at least 3 calls and 25 ms), then calls timed one by one with CUDA events until at least
- * 5 of them and 100 ms of GPU time; the median. `call(i)` runs the i-th call. */
+/* Warm-up (at least 3 calls and warmupMs), then calls timed one by one with CUDA events until at
+ * least 5 of them and 100 ms of GPU time; the median. `call(i)` runs the i-th call. */
 template <typename F>
-double medianMs(F call) {
+double medianMs(F call, double warmupMs) {
   long long turn = 0;
   const auto start = Clock::now();
-  for (int n = 0; n < kMinWarmups || msSince(start) < kWarmupMs; ++n) {
+  for (int n = 0; n < kMinWarmups || msSince(start) < warmupMs; ++n) {
     call(turn++);
     cudaCheck(cudaDeviceSynchronize(), "warm-up");
   }
@@ -441,7 +441,7 @@ struct Timing {
   double kernelMs, wholeMs, kernelTops, wholeTops;
 };
 
-Timing timing(const Candidate& c, int64_t seq, size_t l2Bytes) {
+Timing timing(const Candidate& c, int64_t seq, size_t l2Bytes, double warmupMs) {
   const Problem p = c.shape(kTimeBatch, kTimeHeads, seq);
   // Rotate over enough input sets that together they exceed 4x the L2, so no launch runs from cache.
   const size_t setBytes = 3 * p.bytes();
@@ -452,8 +452,8 @@ Timing timing(const Candidate& c, int64_t seq, size_t l2Bytes) {
     calls.back()->run(c.index, SAGEGEN_PHASE_QUANTIZE);
   }
   cudaCheck(cudaDeviceSynchronize(), "quantizing the timing inputs");
-  const double kernel = medianMs([&](long long i) { calls[i % sets]->run(c.index, SAGEGEN_PHASE_ATTENTION); });
-  const double whole = medianMs([&](long long i) { calls[i % sets]->run(c.index, SAGEGEN_PHASE_ALL); });
+  const double kernel = medianMs([&](long long i) { calls[i % sets]->run(c.index, SAGEGEN_PHASE_ATTENTION); }, warmupMs);
+  const double whole = medianMs([&](long long i) { calls[i % sets]->run(c.index, SAGEGEN_PHASE_ALL); }, warmupMs);
   const double ops = attentionOps(p);
   return Timing{kernel, whole, ops / (kernel / 1e3) / 1e12, ops / (whole / 1e3) / 1e12};
 }
@@ -558,6 +558,7 @@ struct Options {
   std::string bundle, out;
   std::vector<int64_t> seqs{1024, 4096, 16384};
   int device = 0, shard = 0, shards = 1;
+  double warmupMs = kWarmupMs;
   bool events = false, dryRun = false, deviceCount = false, selfTest = false;
 };
 
@@ -605,6 +606,13 @@ Options parseArgs(int argc, char** argv) {
         usage("--shard = \"%s\": must be I/N with 0 <= I < N", s.c_str());
       o.shard = static_cast<int>(i0);
       o.shards = static_cast<int>(n);
+    } else if (a == "--warmup-ms") {
+      const std::string s = next();
+      char* end = nullptr;
+      errno = 0;
+      const double ms = std::strtod(s.c_str(), &end);
+      if (s.empty() || errno || *end || !(ms >= 0.0 && ms <= 60000.0)) usage("--warmup-ms = \"%s\": must be milliseconds from 0 to 60000", s.c_str());
+      o.warmupMs = ms;
     } else if (a == "--events") {
       o.events = true;
     } else if (a == "--dry-run") {
@@ -854,7 +862,7 @@ int main(int argc, char** argv) {
         announce(t->second, true);
         continue;
       }
-      const Timing t = timing(c, seq, static_cast<size_t>(prop.l2CacheSize));
+      const Timing t = timing(c, seq, static_cast<size_t>(prop.l2CacheSize), o.warmupMs);
       const std::string line = record(sgjson::ObjectWriter()
                                           .str("name", c.name)
                                           .integer("seq", seq)
@@ -862,7 +870,8 @@ int main(int argc, char** argv) {
                                           .num("kernel_ms", t.kernelMs)
                                           .num("whole_ms", t.wholeMs)
                                           .num("kernel_tops", t.kernelTops)
-                                          .num("whole_tops", t.wholeTops));
+                                          .num("whole_tops", t.wholeTops)
+                                          .num("warmup_ms", o.warmupMs));
       out.append(line);
       announce(line, false);
       fresh = true;
