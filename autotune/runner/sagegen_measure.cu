@@ -90,7 +90,7 @@ constexpr double kNanInL1 = 1e9;
   std::vfprintf(stderr, fmt, ap);
   va_end(ap);
   std::fprintf(stderr,
-               "\nusage: sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--events] [--dry-run]\n"
+               "\nusage: sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--warmup-ms MS] [--events] [--dry-run]\n"
                "       sagegen-measure --device-count | --self-test\n");
   std::exit(2);
 }
