@@ -154,6 +154,8 @@ def main():
     ap.add_argument("--gpus", default="1", help="'all' or a count: one worker process per GPU, results merged into --out")
     ap.add_argument("--warmup-ms", type=float, default=WARMUP_MS, help="back-to-back calls before each timing, in ms (bench.py uses 500)")
     opts = ap.parse_args()
+    if not 0.0 <= opts.warmup_ms <= 60000.0:  # the native runner's rule
+        ap.error(f'--warmup-ms = "{opts.warmup_ms:g}": must be milliseconds from 0 to 60000')
     gpus = torch.cuda.device_count() if opts.gpus == "all" else int(opts.gpus)
     if gpus > 1:
         return measure_on_gpus(opts, gpus)

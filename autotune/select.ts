@@ -144,6 +144,7 @@ export function selectConfig(records: MeasureRecord[], options: SelectOptions = 
     if (!groups.has(key)) groups.set(key, { gpu: g.device, capability: g.capability, spec, seqs: new Map(), rejected: new Set() });
     if (!g.passed) groups.get(key)!.rejected.add(g.name);
   }
+  const quantPaths = new Map<GateRecord, string>();
   for (const r of records) {
     if (r.kind !== 'timing') continue;
     const g = gates.get(`${r.device}\u0000${r.name}`);
@@ -151,7 +152,9 @@ export function selectConfig(records: MeasureRecord[], options: SelectOptions = 
     const spec = specOf(g);
     const group = groups.get(groupKey(r.device, spec))!;
     const list = group.seqs.get(r.seq) ?? [];
-    list.push({ name: r.name, spec, kernelTops: r.kernel_tops, wholeTops: r.whole_tops, accuracy: g.accuracy, cosine: g.accuracy.cos, quantPath: quantizationPath(spec) });
+    // one plan per candidate, not per timing record
+    const quantPath = quantPaths.get(g) ?? quantPaths.set(g, quantizationPath(spec)).get(g)!;
+    list.push({ name: r.name, spec, kernelTops: r.kernel_tops, wholeTops: r.whole_tops, accuracy: g.accuracy, cosine: g.accuracy.cos, quantPath });
     group.seqs.set(r.seq, list);
   }
 
