@@ -227,6 +227,12 @@ export interface WgmmaPlan {
    * producer, whose empty mbarriers do that job.
    */
   stageCounterOffset: number;
+  /**
+   * Where the Q·Kᵀ accumulators' starting words sit (qkAccumulators words of the float bias, 16-byte
+   * aligned, after the stage counters): each tile's accumulators are loaded from them four at a time
+   * (16-byte broadcast loads) rather than set one register per instruction.
+   */
+  scoreBiasOffset: number;
   /** Rows of ones after Vᵀ's D rows: their P·V columns are the rows' sums of P (0: sums in FADDs). */
   rowSumColumns: number;
   pvSumAccumulators: number;
@@ -342,6 +348,11 @@ const QUERY_QUANT_FIRST_BARRIER = 3;
 const DISPATCH_RANK_MMA_SYNC = 0;
 const DISPATCH_RANK_WGMMA = 1;
 
+/** `bytes` rounded up to a multiple of `alignment`. */
+function alignUp(bytes: number, alignment: number): number {
+  return Math.ceil(bytes / alignment) * alignment;
+}
+
 function smemTile(rows: number, rowBytes: number, stages: number, offset: number, threads: number): SmemTile {
   const chunksPerRow = rowBytes / CHUNK;
   const rowsPerLine = Math.max(1, 128 / rowBytes);
@@ -423,10 +434,12 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const pvAccumulators = (64 * D) / WARPGROUP;
   const pvSumAccumulators = (64 * rowSumColumns) / WARPGROUP;
   // wgmma: full and empty barriers per stage and one for Q, 8 bytes each; without a producer the
-  // stage counters (4 bytes each); then 1 KiB of alignment slack.
+  // stage counters (4 bytes each); the Q·Kᵀ accumulators' starting words (16-byte aligned); then
+  // 1 KiB of alignment slack.
   const barriersEnd = barrierOffset + 8 * (2 * t.stages + 1);
   const stageCounterOffset = wgmma && !producer ? barriersEnd : 0;
-  const totalBytes = wgmma ? barriersEnd + (producer ? 0 : 4 * t.stages) + 1024 : barrierOffset;
+  const scoreBiasOffset = wgmma ? alignUp(barriersEnd + (producer ? 0 : 4 * t.stages), 16) : 0;
+  const totalBytes = wgmma ? scoreBiasOffset + 4 * qkAccumulators + 1024 : barrierOffset;
 
   const issues: SpecIssue[] = [];
   if (totalBytes > cap.maxSharedMemoryPerBlock) {
@@ -577,6 +590,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           pvSumAccumulators,
           barrierOffset,
           stageCounterOffset,
+          scoreBiasOffset,
           // INT8 rows are D bytes; FP8 Vᵀ rows are ctaK keys of one byte.
           qkOperand: swizzledOperand(D),
           vOperand: swizzledOperand(t.ctaK),

@@ -312,7 +312,7 @@ describe('wgmma plan', () => {
     expect(w.pvOperandsA).toEqual([64, 65, 66, 67]);
     expect([w.pvOperandB, w.pvOperandScale]).toEqual([68, 69]);
   });
-  it('shared memory: Q, then 3 stages of K (INT8 [ctaK][D]) and Vᵀ (FP8 [D][ctaK]), the barriers, 1 KiB of alignment slack', () => {
+  it('shared memory: Q, then 3 stages of K (INT8 [ctaK][D]) and Vᵀ (FP8 [D][ctaK]), the barriers, the score bias words, 1 KiB of alignment slack', () => {
     const plan = planKernel(spec);
     const tile = 128 * 128;
     expect(plan.smem.q.offset).toBe(0);
@@ -320,7 +320,9 @@ describe('wgmma plan', () => {
     expect(plan.smem.v.offset).toBe(tile + 3 * tile);
     expect(plan.wgmma!.barrierOffset).toBe(tile + 6 * tile);
     expect(plan.wgmma!.stageTxBytes).toBe(2 * tile);
-    expect(plan.smem.totalBytes).toBe(7 * tile + 8 * 7 + 1024);
+    // 7 mbarriers (56 bytes), then 64 words of the score bias from the next 16-byte boundary
+    expect(plan.wgmma!.scoreBiasOffset).toBe(7 * tile + 64);
+    expect(plan.smem.totalBytes).toBe(7 * tile + 64 + 4 * 64 + 1024);
     expect(plan.smem.totalBytes).toBeLessThanOrEqual(227 * KiB);
   });
   it('the INT8 query scales fall on the 16-row bands a wgmma warp owns', () => {

@@ -557,16 +557,19 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
         Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false });
         Object.assign(s.pv, { rowSums });
       });
-    // 74.8 KB a block fits three times in 228 KiB with 1 KiB reserved each; the ones rows (1 KiB a stage) do not
+    // 75.1 KB a block fits three times in 228 KiB with 1 KiB reserved each; the ones rows (1 KiB a stage) do not
     const fits = planKernel(parseSpec(lone('alu')));
     expect(3 * (fits.smem.totalBytes + 1024)).toBeLessThanOrEqual(228 * 1024);
-    expectIssue(planRefusal(lone('tensor')), 'tiling.minBlocksPerSm', 3, /3 blocks × \(76848 bytes of shared memory \+ 1024 the runtime reserves per block\) exceed sm_90a's 233472 per SM/);
+    expectIssue(planRefusal(lone('tensor')), 'tiling.minBlocksPerSm', 3, /3 blocks × \(77104 bytes of shared memory \+ 1024 the runtime reserves per block\) exceed sm_90a's 233472 per SM/);
   });
   it('keeps the producerless stage counters in the planned shared memory, after the mbarriers', () => {
     const lone = planKernel(parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false }))));
     const w = lone.wgmma!;
     expect(w.stageCounterOffset).toBe(w.barrierOffset + 8 * (2 * 2 + 1));
-    expect(lone.smem.totalBytes).toBe(w.stageCounterOffset + 4 * 2 + 1024);
+    // then the Q·Kᵀ accumulators' 64 starting words, 16-byte aligned, then the alignment slack
+    expect(w.scoreBiasOffset).toBe(Math.ceil((w.stageCounterOffset + 4 * 2) / 16) * 16);
+    expect(w.scoreBiasOffset % 16).toBe(0);
+    expect(lone.smem.totalBytes).toBe(w.scoreBiasOffset + 4 * 64 + 1024);
     expect(planKernel(parseSpec(wgmma())).wgmma!.stageCounterOffset).toBe(0);
   });
   it('takes one consumer warpgroup with two blocks per SM, and refuses other block shapes by field', () => {
