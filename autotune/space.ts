@@ -101,8 +101,8 @@ export function defaultPvForms(arch: Arch): PvForm[] {
  * follows the arch's mma support (defaultPvForms).
  *
  *   warpQ {16, 32} × warps {4, 8} (ctaQ 64–256); ctaK {32, 64, 128}; stages {2, 3};
- *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false} and rowSums {tensor, alu}
- *   (wgmma only); granularity {per-warp, per-thread, per-block};
+ *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false} and rowSums {tensor, alu,
+ *   tensor-shared} (wgmma only); granularity {per-warp, per-thread, per-block};
  *   smoothK {true}; foldDequant {false, true} (the spec refuses it with per-thread scales and FP8
  *   P·V); flushKeys [64, 32] (FP8 only, first that divides ctaK).
  */
@@ -116,7 +116,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     minBlocksPerSm: [1, 2],
     overlapQk: [false, true],
     producer: [true, false],
-    rowSums: ['tensor', 'alu'],
+    rowSums: ['tensor', 'alu', 'tensor-shared'],
     granularity: ['per-warp', 'per-thread', 'per-block'],
     smoothK: [true],
     foldDequant: [false, true],

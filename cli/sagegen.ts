@@ -399,7 +399,7 @@ const autotuneOptions = {
   'fold-dequant': { type: 'string', describe: 'qk.foldDequant: true, false or both as "true,false" (default false)' },
   'overlap-qk': { type: 'string', describe: 'tiling.overlapQk: true, false or both as "true,false" (default both)' },
   producer: { type: 'string', describe: 'wgmma only, tiling.producer: true, false or both as "true,false" (default both)' },
-  'row-sums': { type: 'string', describe: `wgmma only, pv.rowSums: ${ROW_SUMS.join(', ')} or both comma-separated (default both)` },
+  'row-sums': { type: 'string', describe: `wgmma only, pv.rowSums: ${ROW_SUMS.join(', ')}, comma-separated (default all)` },
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
   'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },

@@ -77,6 +77,16 @@ export const INSTRUCTIONS = {
     minCuda: [12, 0],
     minArch: 'sm_90a',
   },
+  /**
+   * The row sums alone (pv.rowSums "tensor-shared"): P times the shared block of 8 ones rows, one per
+   * k32 step of P·V, into 4 registers per thread beside O's partial.
+   */
+  'wgmma.m64n8k32.e4m3.f32': {
+    ptx: 'wgmma.mma_async.sync.aligned.m64n8k32.f32.e4m3.e4m3',
+    minPtxIsa: [8, 0],
+    minCuda: [12, 0],
+    minArch: 'sm_90a',
+  },
   /** D = 64 without them (pv.rowSums "alu": the softmax sums its denominators in FADDs). */
   'wgmma.m64n64k32.e4m3.f32': {
     ptx: 'wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3',
@@ -135,6 +145,7 @@ const WGMMA: InstructionName[] = [
   'wgmma.m64n72k32.e4m3.f32',
   'wgmma.m64n136k32.e4m3.f32',
   'wgmma.m64n64k32.e4m3.f32',
+  'wgmma.m64n8k32.e4m3.f32',
 ];
 
 /** Blocks a cluster may hold on every GPU that has clusters (the portable size, CUDA programming guide). */

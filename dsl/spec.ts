@@ -76,7 +76,7 @@ export const PvHalfSchema = z
   .strict();
 
 /** Where a wgmma P·V sums the softmax denominators (see wgmmaRowSums). */
-export const ROW_SUMS = ['tensor', 'alu'] as const;
+export const ROW_SUMS = ['tensor', 'alu', 'tensor-shared'] as const;
 export type RowSums = (typeof ROW_SUMS)[number];
 
 export const PvWgmmaSchema = z
@@ -88,7 +88,7 @@ export const PvWgmmaSchema = z
       .enum(ROW_SUMS)
       .optional()
       .describe(
-        'where the softmax denominators are summed: "tensor" puts 8 rows of ones after Vᵀ so P·V (N = D + 8) returns the row sums, "alu" sums P in FADDs; default "tensor" at D=64, "alu" at D=128',
+        'where the softmax denominators are summed: "tensor" puts 8 rows of ones after Vᵀ in every stage so P·V (N = D + 8) returns the row sums; "tensor-shared" keeps one block of 8 ones rows for all stages and sums with an m64n8k32 wgmma per k32 step beside P·V (N = D); "alu" sums P in FADDs; default "tensor" at D=64, "alu" at D=128',
       ),
   })
   .strict();
@@ -196,12 +196,14 @@ export function instructionsOf(spec: AttentionSpec): InstructionName[] {
   // pv "wgmma.e4m3" under mma.sync is refused by wgmmaIssues before any instruction is looked up.
   // wgmma: N of Q·Kᵀ is the 128-key tile, N of P·V the head dim (at D=64 with 8 row-sum columns more).
   if (spec.mma === 'wgmma' || spec.pv.instruction === 'wgmma.e4m3') {
-    const tensorSums = wgmmaRowSums(spec) === 'tensor';
+    const rowSums = wgmmaRowSums(spec);
+    const tensorSums = rowSums === 'tensor';
     const pv: InstructionName =
       spec.headDim === 64
         ? tensorSums ? 'wgmma.m64n72k32.e4m3.f32' : 'wgmma.m64n64k32.e4m3.f32'
         : tensorSums ? 'wgmma.m64n136k32.e4m3.f32' : 'wgmma.m64n128k32.e4m3.f32';
-    return ['wgmma.m64n128k32.s8.s32', pv];
+    // "tensor-shared": the row sums by their own wgmma on the shared block of ones rows
+    return rowSums === 'tensor-shared' ? ['wgmma.m64n128k32.s8.s32', pv, 'wgmma.m64n8k32.e4m3.f32'] : ['wgmma.m64n128k32.s8.s32', pv];
   }
   const qk: InstructionName = 'mma.m16n8k32.s8.s32';
   if (spec.pv.instruction === 'm16n8k16') {
@@ -368,10 +370,11 @@ export function variantName(spec: AttentionSpec): string {
   ].join('_');
 }
 
-/** "rt" / "ra" when the row sums are not where the head dim puts them by default (names stay stable). */
+/** "rt" / "ra" / "rs" when the row sums are not where the head dim puts them by default (names stay stable). */
 function wgmmaRowSumsTag(spec: AttentionSpec): string {
   const rowSums = wgmmaRowSums(spec);
-  return rowSums === defaultRowSums(spec.headDim) ? '' : rowSums === 'tensor' ? 'rt' : 'ra';
+  if (rowSums === defaultRowSums(spec.headDim)) return '';
+  return { tensor: 'rt', alu: 'ra', 'tensor-shared': 'rs' }[rowSums];
 }
 
 function fmtNum(n: number): string {

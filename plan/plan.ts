@@ -77,8 +77,8 @@ export interface KernelPlan {
     pvNative: boolean;
   };
   instructions: { name: InstructionName; ptx: string }[];
-  /** PTX mnemonics the templates print for the two mma steps. */
-  ptx: { qk: string; pv: string };
+  /** PTX mnemonics the templates print for the two mma steps (and the row sums' own wgmma, pv.rowSums "tensor-shared"). */
+  ptx: { qk: string; pv: string; rowSums: string | null };
   headDim: number;
   dtype: { name: 'fp16' | 'bf16'; cudaType: '__half' | '__nv_bfloat16'; pair: '__half2' | '__nv_bfloat162' };
   causal: boolean;
@@ -233,9 +233,17 @@ export interface WgmmaPlan {
    * (16-byte broadcast loads) rather than set one register per instruction.
    */
   scoreBiasOffset: number;
-  /** Rows of ones after Vᵀ's D rows: their P·V columns are the rows' sums of P (0: sums in FADDs). */
+  /** Columns of ones rows the row sums of P come from (8), 0 when the softmax sums in FADDs. */
   rowSumColumns: number;
   pvSumAccumulators: number;
+  /**
+   * pv.rowSums "tensor-shared": the one block of ones rows (rowSumColumns rows of ctaK keys) that all
+   * stages share, read by the row sums' own wgmma; null when the ones rows follow each stage's Vᵀ
+   * rows ("tensor") or there are none ("alu").
+   */
+  sharedOnes: { offset: number; bytes: number } | null;
+  /** Ones rows after each stage's Vᵀ rows (pv.rowSums "tensor": rowSumColumns), else 0. */
+  onesRowsPerStage: number;
   /** Shared-memory layout of the INT8 Q and K tiles (rows of D bytes) and of the FP8 Vᵀ tiles (rows of ctaK keys). */
   qkOperand: SwizzledOperand;
   vOperand: SwizzledOperand;
@@ -402,7 +410,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   const qkKSteps = D / 32;
   const pvNTiles = D / 8;
   const pvMmaK = fp8 ? 32 : 16;
-  const [qkInstruction, pvInstruction] = instructionsOf(spec) as [InstructionName, InstructionName];
+  const [qkInstruction, pvInstruction, rowSumsInstruction] = instructionsOf(spec) as [InstructionName, InstructionName, InstructionName?];
 
   // Keep Q's mma fragments in registers for the whole kernel when they fit beside the accumulators;
   // otherwise re-read them from shared memory (ldmatrix) every key tile.
@@ -424,11 +432,17 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
   // H100: +0.5–5% at D=64 (results/wgmma/experiments/ab-d64-row-sums-on-tensor-cores.json); at D=128
   // +4–13% in the three-consumer block (results/wgmma/experiments/rowsums/), but the 1 KiB more per
   // stage leaves no room for a third block of one consumer, and two score buffers of 68 registers spill.
-  const rowSumColumns = wgmma ? wgmmaN(INSTRUCTIONS[pvInstruction].ptx) - D : 0;
+  // pv.rowSums "tensor-shared": one block of the 8 ones rows for every stage after the Vᵀ stages
+  // (1 KiB, where "tensor" takes 1 KiB a stage), read by an m64n8k32 beside each k32 step of P·V.
+  const onesRowsPerStage = wgmma ? wgmmaN(INSTRUCTIONS[pvInstruction].ptx) - D : 0;
+  const rowSumColumns = rowSumsInstruction ? wgmmaN(INSTRUCTIONS[rowSumsInstruction].ptx) : onesRowsPerStage;
   const v = fp8
-    ? smemTile(D + rowSumColumns, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
+    ? smemTile(D + onesRowsPerStage, t.ctaK, t.stages, k.offset + k.bytes * t.stages, threads)
     : smemTile(t.ctaK, D * 2, t.stages, k.offset + k.bytes * t.stages, threads);
-  const barrierOffset = v.offset + v.bytes * t.stages;
+  const vEnd = v.offset + v.bytes * t.stages;
+  // (the tiles are whole KiB, so the block starts on the 1024-byte boundary of the 128-byte swizzle)
+  const sharedOnes = rowSumsInstruction ? { offset: vEnd, bytes: rowSumColumns * t.ctaK } : null;
+  const barrierOffset = vEnd + (sharedOnes?.bytes ?? 0);
   // wgmma accumulator registers per thread: 64 rows × N columns over a warpgroup's 128 threads.
   const qkAccumulators = (64 * t.ctaK) / WARPGROUP;
   const pvAccumulators = (64 * D) / WARPGROUP;
@@ -532,7 +546,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       pvNative: instructionsOf(spec).every((i) => cap.native.includes(i)),
     },
     instructions: instructionsOf(spec).map((name) => ({ name, ptx: INSTRUCTIONS[name].ptx })),
-    ptx: { qk: INSTRUCTIONS[qkInstruction].ptx, pv: INSTRUCTIONS[pvInstruction].ptx },
+    ptx: { qk: INSTRUCTIONS[qkInstruction].ptx, pv: INSTRUCTIONS[pvInstruction].ptx, rowSums: rowSumsInstruction ? INSTRUCTIONS[rowSumsInstruction].ptx : null },
     headDim: D,
     dtype:
       spec.dtype === 'fp16'
@@ -584,10 +598,12 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           consumerRegisters: registerBudget,
           qkAccumulators,
           pvAccumulators,
-          ...asmOperands(qkAccumulators, pvAccumulators, pvSumAccumulators),
+          ...asmOperands(qkAccumulators, pvAccumulators, pvSumAccumulators, sharedOnes !== null),
           stageTxBytes: k.bytes + D * t.ctaK,
           rowSumColumns,
           pvSumAccumulators,
+          sharedOnes,
+          onesRowsPerStage,
           barrierOffset,
           stageCounterOffset,
           scoreBiasOffset,
@@ -625,21 +641,24 @@ function kvClusterOf(cap: ArchCapability, D: number, ctaK: number, kGroupsPerTil
 }
 
 /** wgmma inline-asm operand numbering: accumulators first, then the inputs in the order the asm lists them. */
-function asmOperands(qkAccumulators: number, pvAccumulators: number, pvSumAccumulators: number) {
+function asmOperands(qkAccumulators: number, pvAccumulators: number, pvSumAccumulators: number, sumsOwnWgmma: boolean) {
   const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
   const pvAll = pvAccumulators + pvSumAccumulators;
+  // The P·V wgmma's accumulators: O's partial, then the row-sum columns when the same instruction
+  // returns them; with their own wgmma ("tensor-shared") the sums take the registers after O's partial.
+  const pvOwn = sumsOwnWgmma ? pvAccumulators : pvAll;
   return {
     qkRegisters: range(qkAccumulators),
     qkOperandA: qkAccumulators,
     qkOperandB: qkAccumulators + 1,
     qkOperandScale: qkAccumulators + 2,
-    pvRegisters: range(pvAll),
+    pvRegisters: range(pvOwn),
     // (the P·V accumulators, O's partial then the row-sum columns, are all a tile's score registers:
     // a wgmma accumulator is one contiguous register block)
     scoreSlots: Math.max(qkAccumulators, pvAll),
-    pvOperandsA: range(4, pvAll),
-    pvOperandB: pvAll + 4,
-    pvOperandScale: pvAll + 5,
+    pvOperandsA: range(4, pvOwn),
+    pvOperandB: pvOwn + 4,
+    pvOperandScale: pvOwn + 5,
   };
 }
 

@@ -115,7 +115,7 @@ function checkArithmetic(spec: AttentionSpec): void {
     : spec.dtype === 'bf16'
       ? 'mma.m16n8k16.bf16.f32'
       : 'mma.m16n8k16.f16.f32';
-  expect(plan.ptx).toEqual({ qk: INSTRUCTIONS['mma.m16n8k32.s8.s32'].ptx, pv: INSTRUCTIONS[pvName].ptx });
+  expect(plan.ptx).toEqual({ qk: INSTRUCTIONS['mma.m16n8k32.s8.s32'].ptx, pv: INSTRUCTIONS[pvName].ptx, rowSums: null });
   expect(plan.arch.gencodeArch).toBe(CAPABILITIES[spec.arch].gencodeArch);
 }
 
@@ -404,7 +404,9 @@ describe('wgmma plan', () => {
     // three consumers in one block: 384 threads, 168 registers, the last consumer done with a stage refills it
     const twelve = planKernel(spec({ ctaQ: 192, warps: 12, minBlocksPerSm: 1, stages: 3, overlapQk: false, producer: false }));
     expect([twelve.threads, twelve.wgmma!.consumers, twelve.wgmma!.consumerRegisters]).toEqual([384, 3, 168]);
-    expect(renderVariant(twelve)).toContain('atomicAdd(&stageDone[j % kStages], 1u)');
+    const twelveSrc = renderVariant(twelve);
+    expect(twelveSrc).toContain('stageDoneAdd(smemBase + kStageCounterOffset + 4 * (j % kStages)) == kConsumers * (j / kStages + 1) - 1');
+    expect(twelveSrc).toContain('atom.shared::cta.add.u32');  // a shared-memory atomic, not a generic one
     // with a producer: 384 threads, setmaxnreg 24 / 240
     const two = planKernel(spec({ ctaQ: 128, warps: 8, minBlocksPerSm: 1, stages: 3, overlapQk: true, producer: undefined }));
     expect([two.threads, two.wgmma!.producerWarpgroups, two.wgmma!.producerRegisters, two.wgmma!.consumerRegisters]).toEqual([384, 1, 24, 240]);

@@ -551,8 +551,29 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     expect(planKernel(d64).wgmma!.rowSumColumns).toBe(0);
     expect(() => parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'mufu' })))).toThrow(/pv\.rowSums/);
   });
+  it('"tensor-shared" row sums: one ones block for every stage and an m64n8k32 per k32 step beside P·V (N = D)', () => {
+    const shared = parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'tensor-shared' })));
+    expect(instructionsOf(shared)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32', 'wgmma.m64n8k32.e4m3.f32']);
+    expect(variantName(shared)).toBe('sage_sm90a_d128_fp16_full_wgmma_q128k128w16x8s3b1o_qkpwsm_pvwg8p448v448rs');
+    const plan = planKernel(shared);
+    const w = plan.wgmma!;
+    expect(plan.ptx.pv).toBe('wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3');
+    expect(plan.ptx.rowSums).toBe('wgmma.mma_async.sync.aligned.m64n8k32.f32.e4m3.e4m3');
+    expect(plan.smem.v.rows).toBe(128);  // no ones rows in the stages
+    // the block of 8 ones rows of 128 keys right after the Vᵀ stages, on a 1024-byte boundary, then the barriers
+    expect(w.sharedOnes).toEqual({ offset: plan.smem.v.offset + 3 * plan.smem.v.bytes, bytes: 8 * 128 });
+    expect(w.sharedOnes!.offset % 1024).toBe(0);
+    expect(w.barrierOffset).toBe(w.sharedOnes!.offset + 1024);
+    // P·V's own accumulators are O's partial; the sums take the 4 registers after it (score buffers of 68)
+    expect([w.rowSumColumns, w.pvSumAccumulators, w.scoreSlots]).toEqual([8, 4, 68]);
+    expect(w.pvRegisters).toEqual([...Array(64).keys()]);
+    expect([w.pvOperandsA, w.pvOperandB, w.pvOperandScale]).toEqual([[64, 65, 66, 67], 68, 69]);
+    // the other forms print no third instruction
+    expect(planKernel(parseSpec(wgmma())).ptx.rowSums).toBeNull();
+    expect(planKernel(parseSpec(wgmma())).wgmma!.sharedOnes).toBeNull();
+  });
   it('refuses more blocks per SM than its shared memory and the runtime reserve let reside, naming minBlocksPerSm', () => {
-    const lone = (rowSums: 'tensor' | 'alu') =>
+    const lone = (rowSums: 'tensor' | 'alu' | 'tensor-shared') =>
       edited(wgmma(), (s) => {
         Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false });
         Object.assign(s.pv, { rowSums });
@@ -561,6 +582,10 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     const fits = planKernel(parseSpec(lone('alu')));
     expect(3 * (fits.smem.totalBytes + 1024)).toBeLessThanOrEqual(228 * 1024);
     expectIssue(planRefusal(lone('tensor')), 'tiling.minBlocksPerSm', 3, /3 blocks × \(77104 bytes of shared memory \+ 1024 the runtime reserves per block\) exceed sm_90a's 233472 per SM/);
+    // one shared block of ones rows (1 KiB in all) fits where a block per stage does not
+    const shared = planKernel(parseSpec(lone('tensor-shared')));
+    expect(shared.smem.totalBytes).toBe(fits.smem.totalBytes + 1024);
+    expect(3 * (shared.smem.totalBytes + 1024)).toBeLessThanOrEqual(228 * 1024);
   });
   it('keeps the producerless stage counters in the planned shared memory, after the mbarriers', () => {
     const lone = planKernel(parseSpec(edited(wgmma(), (s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false }))));
