@@ -87,14 +87,17 @@ describe('sagegen autotune --dry-run', () => {
     expect(Object.keys(report.groups[0]!.kept[0]!.fields)).toContain('tiling.ctaK');
   });
 
-  it('--row-sums narrows the wgmma row-sum axis (names end in "rt" at D=128 with tensor sums); a bad value names the flag', async () => {
+  it('--row-sums narrows the wgmma row-sum axis (names end in "rt" / "rs" at D=128 with tensor sums); a bad value names the flag', async () => {
     const args = ['autotune', '--arch', 'sm_90a', '--headdim', '128', '--pv', 'wgmma', '--warp-q', '16', '--cta-k', '128', '--warps', '12', '--min-blocks', '1', '--stages', '2', '--overlap-qk', 'false', '--producer', 'false', '--granularity', 'per-warp', '--fold-dequant', 'true'];
     const both = await sagegen([...args, '--dry-run']);
     expect(both.exitCode, both.stderr).toBe(0);
-    expect(lastLine(both.stdout)).toBe('2 candidates, 2 kept, 0 pruned');
+    expect(lastLine(both.stdout)).toBe('3 candidates, 3 kept, 0 pruned');  // tensor, alu, tensor-shared
     const tensor = await sagegen([...args, '--row-sums', 'tensor', '--dry-run']);
     expect(lastLine(tensor.stdout)).toBe('1 candidates, 1 kept, 0 pruned');
     expect(tensor.stdout).toMatch(/^ {4}sage_sm90a_d128_fp16_full_wgmma_q192k128w16x12s2b1c_qkpwsmf_pvwg8p448v448rt\b/m);
+    const shared = await sagegen([...args, '--row-sums', 'tensor-shared,alu', '--dry-run']);
+    expect(lastLine(shared.stdout)).toBe('2 candidates, 2 kept, 0 pruned');
+    expect(shared.stdout).toMatch(/^ {4}sage_sm90a_d128_fp16_full_wgmma_q192k128w16x12s2b1c_qkpwsmf_pvwg8p448v448rs\b/m);
     expect(expectUserError(await sagegen([...args, '--row-sums', 'sfu', '--dry-run']))).toMatch(/--row-sums/);
   });
 

@@ -132,7 +132,7 @@ describe('searchSpace enumeration', () => {
 
   it('the product written out: (pv forms) × 2 warpQ × 2 warps × 3 ctaK × 2 stages × 2 minBlocks × 2 overlap × 3 granularities × 1 smoothK × 2 foldDequant', () => {
     const tiles = 2 * 2 * 3 * 2 * 2 * 2 * 3 * 1 * 2;
-    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength((2 * 2 + 3) * tiles); // wgmma × 2 producer × 2 rowSums settings + the three mma.sync forms
+    expect(searchSpace({ archs: ['sm_90a'], headDims: [128] })).toHaveLength((2 * 3 + 3) * tiles); // wgmma × 2 producer × 3 rowSums settings + the three mma.sync forms
     expect(searchSpace({ archs: ['sm_89'], headDims: [128] })).toHaveLength(3 * tiles);
     expect(searchSpace({ archs: ['sm_80'], headDims: [128] })).toHaveLength(1 * tiles);
   });
@@ -278,12 +278,12 @@ describe('wgmma candidates (sm_90a)', () => {
       expect(c.input.mma).toBe('wgmma');
       expect(c.input.pv).toEqual({ instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, rowSums: c.point.rowSums });
     }
-    expect(new Set(wgmma.map((c) => c.point.rowSums))).toEqual(new Set(['tensor', 'alu']));
+    expect(new Set(wgmma.map((c) => c.point.rowSums))).toEqual(new Set(['tensor', 'alu', 'tensor-shared']));
     expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.point.rowSums === 'alu')).toBe(true);
     expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.input.mma === undefined)).toBe(true);
   });
 
-  it('kept: the WGMMA_SHAPES the default axes reach × stages and schedule × both foldDequant and both rowSums settings, per head dim and causal flag', () => {
+  it('kept: the WGMMA_SHAPES the default axes reach × stages and schedule × both foldDequant and the three rowSums settings, per head dim and causal flag', () => {
     const shapeOf = (t: { warps: number; minBlocksPerSm: number; stages: number; overlapQk: boolean; producer?: boolean }) =>
       `${t.warps}x${t.minBlocksPerSm}s${t.stages}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}`;
     const shapes = kept.map((k) => `${k.spec.headDim} ${k.spec.causal} ${shapeOf(k.spec.tiling)} ${k.spec.qk.foldDequant} ${wgmmaRowSums(k.spec)}`).sort();
@@ -293,7 +293,7 @@ describe('wgmma candidates (sm_90a)', () => {
     for (const headDim of [64, 128])
       for (const causal of [false, true])
         for (const shape of ['4x2s3o', '8x1s3o', '4x2s2c', '4x2s3c', '4x2s3oc', '8x1s2c', '8x1s3c', '8x1s3oc'])
-          for (const fold of [false, true]) for (const rowSums of ['tensor', 'alu']) want.push(`${headDim} ${causal} ${shape} ${fold} ${rowSums}`);
+          for (const fold of [false, true]) for (const rowSums of ['tensor', 'alu', 'tensor-shared']) want.push(`${headDim} ${causal} ${shape} ${fold} ${rowSums}`);
     expect(shapes).toEqual(want.sort());
     for (const k of kept) {
       expect(k.spec.tiling).toMatchObject({ warpQ: 16, ctaK: 128 });
