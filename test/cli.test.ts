@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { describeNvcc } from './helpers/nvcc.js';
+import { execa } from 'execa';
 
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-cli-'));
@@ -39,6 +40,15 @@ describe('help', () => {
     const r = await sagegen(['build', '--help']);
     expect(r.exitCode).toBe(0);
     for (const flag of ['--arch', '--headdim', '--causal', '--dtype', '--out', '--spec']) expect(r.stdout).toContain(flag);
+  });
+
+  it("`npx sagegen` (the README's command) runs the compiled CLI: package.json's bin is executable", async () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const bin = path.join(ROOT, pkg.bin['sagegen']!);
+    expect(statSync(bin).mode & 0o111, `${pkg.bin['sagegen']} is not executable: npm run build:ts sets its mode`).not.toBe(0);
+    const r = await execa('npx', ['--no-install', 'sagegen', '--help'], { cwd: ROOT, reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/sagegen build\b/);
   });
 
   it('no command exits 1 and says to name one', async () => {
