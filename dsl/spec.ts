@@ -90,6 +90,15 @@ export const PvWgmmaSchema = z
       .describe(
         'where the softmax denominators are summed: "tensor" puts 8 rows of ones after Vᵀ in every stage so P·V (N = D + 8) returns the row sums; "tensor-shared" keeps one block of 8 ones rows for all stages and sums with an m64n8k32 wgmma per k32 step beside P·V (N = D); "alu" sums P in FADDs; default "tensor" at D=64, "alu" at D=128',
       ),
+    polyExp2Every: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .optional()
+      .describe(
+        "every n-th of a thread's exponentials of a tile (n-1, 2n-1, …) by a quadratic polynomial on the FMA pipe instead of MUFU.EX2: moves work off the SM's 16 exponential lanes onto the issue slots (for MUFU-bound shapes such as D=64); absent or 0: every exponential on MUFU",
+      ),
   })
   .strict();
 
@@ -355,7 +364,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.pv.instruction === 'm16n8k16'
       ? 'pv16'
       : spec.pv.instruction === 'wgmma.e4m3'
-        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}${wgmmaRowSumsTag(spec)}`
+        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}${wgmmaRowSumsTag(spec)}${spec.pv.polyExp2Every ? `e${spec.pv.polyExp2Every}` : ''}`
         : `pv8${spec.pv.accumulator}f${spec.pv.flushKeys}p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`;
   return [
     'sage',
