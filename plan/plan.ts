@@ -244,12 +244,6 @@ export interface WgmmaPlan {
   sharedOnes: { offset: number; bytes: number } | null;
   /** Ones rows after each stage's Vᵀ rows (pv.rowSums "tensor": rowSumColumns), else 0. */
   onesRowsPerStage: number;
-  /**
-   * Independent FMNMX chains per row in which a thread's tile maximum is taken, merged pairwise after:
-   * one chain is ctaK/4 dependent FMNMX (32 at ctaK = 128, some 130 cycles) before the first
-   * exponential can start; 8 chains of ctaK/32 and 3 merges shorten that to 7 steps. A power of two.
-   */
-  rowMaxChains: number;
   /** pv.polyExp2Every: exponential i of a thread's tile (0-based) is a polynomial on the FMA pipe when i mod n = n − 1; 0: none. */
   polyExp2Every: number;
   /** Shared-memory layout of the INT8 Q and K tiles (rows of D bytes) and of the FP8 Vᵀ tiles (rows of ctaK keys). */
@@ -360,10 +354,6 @@ function wgmmaConsumerRegisters(consumers: number, blocksPerSm: number, producer
 // and 2 behind the one before; each of the (at most three) consumer warpgroups' in-kernel query
 // quantization has its own from 3 on.
 const STAGGER_FIRST_BARRIER = 1;
-// A thread's row maximum of a tile in 8 independent chains (plan.wgmma.rowMaxChains): ctaK is a
-// multiple of 32, so a thread's column pairs per row (ctaK / 8) are 4 or at least 8, and the chain
-// count min(8, ctaK / 8) is a power of two for the pairwise merge.
-const ROW_MAX_CHAINS = 8;
 const QUERY_QUANT_FIRST_BARRIER = 3;
 const DISPATCH_RANK_MMA_SYNC = 0;
 const DISPATCH_RANK_WGMMA = 1;
@@ -616,8 +606,6 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           pvSumAccumulators,
           sharedOnes,
           onesRowsPerStage,
-          // columns per row a thread holds come in pairs (register 4n + e), one pair per chain at least
-          rowMaxChains: Math.min(ROW_MAX_CHAINS, qkAccumulators / 4),
           polyExp2Every: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.polyExp2Every ?? 0) : 0,
           barrierOffset,
           stageCounterOffset,
