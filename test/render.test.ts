@@ -240,6 +240,48 @@ describe('other variants', () => {
     expect(sync).toMatch(/_descriptor = \{\n    "sage_sm90a_[^"]+", 90, true, 128, 0, false,\n    0, &/);
   });
 
+  it('pv.polyExp2Every: every n-th exponential of a tile by the quadratic, whose printed coefficients give 2^x within 2e-3 over P\'s range', () => {
+    const input = (polyExp2Every?: number) => ({
+      arch: 'sm_90a', mma: 'wgmma', headDim: 64, causal: false, dtype: 'fp16', layout: 'HND',
+      tiling: { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4, stages: 2, minBlocksPerSm: 3, overlapQk: false, producer: false },
+      qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+      pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, ...(polyExp2Every === undefined ? {} : { polyExp2Every }) },
+    });
+    const { cu } = render(parseSpec(input(8)));
+    expectConstant(cu, 'int', 'kPolyExp2Every', 8);
+    expect(cu).toContain('if (i % kPolyExp2Every == kPolyExp2Every - 1) return polyExp2(x);');
+    // the tile's exponential loop (the one the row-sum setting prints) goes through the choice
+    expect(cu.match(/sc\[i\] = tileExp2\(i, /g)?.length).toBe(1);
+    expect(cu).not.toMatch(/sc\[i\] = fastExp2\(/);
+    for (const off of [undefined, 0]) {
+      const plain = render(parseSpec(input(off))).cu;
+      expectConstant(plain, 'int', 'kPolyExp2Every', 0);
+      expect(plain).not.toContain('polyExp2(');
+    }
+    // The polynomial as printed, evaluated in binary32 (Math.fround) as the GPU does, against 2^x:
+    // x from the clamp (-126) to above log2(448), where P's e4m3 rounding (2^-4) is what limits it.
+    const body = cu.slice(cu.indexOf('__device__ __forceinline__ float polyExp2(float x)'));
+    const [c2, c1, c0] = /fmaf\(fmaf\(([\d.]+)f, f, ([\d.]+)f\), f, ([\d.]+)f\)/.exec(body)!.slice(1).map(Number) as [number, number, number];
+    const bias = Number(/kRoundingBias = ([\d.]+)f/.exec(body)![1]);
+    expect(body).toMatch(/x = fmaxf\(x, -126\.f\)/);
+    const f32 = Math.fround;
+    const buf = new DataView(new ArrayBuffer(4));
+    const bits = (v: number) => (buf.setFloat32(0, v), buf.getInt32(0));
+    const float = (b: number) => (buf.setInt32(0, b | 0), buf.getFloat32(0));
+    const polyExp2 = (x0: number) => {
+      const x = Math.max(f32(x0), -126);
+      const t = f32(x + bias);
+      const f = f32(x - f32(t - bias));
+      const p = f32(f32(f32(c2 * f) + c1) * f + c0);  // fmaf rounds once: the product of two binary32 fits a double
+      return float(bits(p) + (bits(t) << 23));
+    };
+    let worst = 0;
+    for (let x = -125; x <= 9; x += 1 / 512) worst = Math.max(worst, Math.abs(polyExp2(x) / 2 ** f32(x) - 1));
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(2e-3);
+    expect(polyExp2(-Infinity)).toBeLessThan(2 ** -125);  // a masked score: 2^-126·p(0), far below e4m3's least subnormal (2^-9), so P rounds to 0
+  });
+
   it('serial wgmma consumers skip the tiles after their own, counting each stage done once it landed; overlapped ones do not', () => {
     const spec = (overlapQk: boolean, consumers: number) => parseSpec({
       arch: 'sm_90a', mma: 'wgmma', headDim: 128, causal: true, dtype: 'fp16', layout: 'HND',

@@ -551,6 +551,18 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     expect(planKernel(d64).wgmma!.rowSumColumns).toBe(0);
     expect(() => parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'mufu' })))).toThrow(/pv\.rowSums/);
   });
+  it('pv.polyExp2Every: an integer 0–64 on the wgmma P·V only, named e<n> when set, carried into the plan', () => {
+    const every = (n: unknown) => edited(wgmma(), (s) => Object.assign(s.pv, { polyExp2Every: n }));
+    const eight = parseSpec(every(8));
+    expect(variantName(eight)).toBe(`${variantName(parseSpec(wgmma()))}e8`);
+    expect(planKernel(eight).wgmma!.polyExp2Every).toBe(8);
+    // 0 and absent are the same kernel, one name
+    expect(variantName(parseSpec(every(0)))).toBe(variantName(parseSpec(wgmma())));
+    expect(planKernel(parseSpec(wgmma())).wgmma!.polyExp2Every).toBe(0);
+    for (const bad of [65, -1, 2.5, '8']) expect(() => parseSpec(every(bad)), String(bad)).toThrow(/pv\.polyExp2Every/);
+    // the mma.sync P·V forms have no such field
+    expect(() => parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), (s) => Object.assign(s.pv, { polyExp2Every: 8 })))).toThrow(/polyExp2Every/);
+  });
   it('"tensor-shared" row sums: one ones block for every stage and an m64n8k32 per k32 step beside P·V (N = D)', () => {
     const shared = parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'tensor-shared' })));
     expect(instructionsOf(shared)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32', 'wgmma.m64n8k32.e4m3.f32']);
