@@ -9,6 +9,11 @@
  * twice. A killed or failed run is resumed by running the same command again: the runners skip what
  * their results files already hold.
  *
+ * With refineRounds > 0 the runner then times each bucket's close candidates again in interleaved
+ * rounds (sagegen-measure --refine-rounds, whose records the selection prefers). It needs every
+ * candidate's sweep timing, so with several GPUs it runs once more after the merge, on GPU 0 and
+ * the merged file: everything else there is resumed, only the refinement is measured.
+ *
  * The runners report on stdout with --events, one JSON object a line: `start` (how many candidates),
  * `record` (each record, `resumed` when it was in the file already) and `candidate` (one finished).
  */
@@ -34,6 +39,12 @@ export interface MeasureOptions {
   seqs?: string;
   /** Back-to-back warm-up before each timing, in ms (the runner's default otherwise). */
   warmupMs?: number;
+  /** Interleaved rounds re-timing each bucket's close candidates (0: none; the runner's --refine-rounds). */
+  refineRounds?: number;
+  /** Within this fraction of a bucket's fastest whole call a candidate is close (the runner's default otherwise). */
+  refineMargin?: number;
+  /** At most this many close candidates per bucket (the runner's default otherwise). */
+  refineMax?: number;
   /** 'all': one worker per GPU the runner sees; a number: that many workers on GPUs 0..n-1. */
   gpus?: 'all' | number;
   /** Another executable speaking the runner's protocol (default: the bundle's sagegen-measure). */
@@ -54,9 +65,11 @@ const RunnerEventSchema = z.discriminatedUnion('event', [
   z.looseObject({ event: z.literal('start'), candidates: z.number().int().nonnegative() }),
   z.looseObject({ event: z.literal('record'), resumed: z.boolean(), record: z.unknown() }),
   z.looseObject({ event: z.literal('candidate'), name: z.string(), resumed: z.boolean() }),
+  z.looseObject({ event: z.literal('refine'), group: z.string(), seq: z.number(), candidates: z.array(z.string()), rounds: z.number(), resumed: z.boolean() }),
 ]);
 
-const recordKey = (r: MeasureRecord) => `${r.name}\u0000${r.seq ?? 'gate'}`;
+// A refined timing is a record of its own beside the sweep's of the same candidate and length.
+const recordKey = (r: MeasureRecord) => `${r.name}\u0000${r.seq ?? 'gate'}${r.kind === 'timing' && r.refined ? '\u0000refined' : ''}`;
 
 /** GPUs the runner sees (`sagegen-measure --device-count`). */
 export async function deviceCount(runner: string): Promise<number> {
@@ -111,10 +124,16 @@ export async function mergeResults(out: string, parts: string[]): Promise<number
 interface Worker {
   gpu: number;
   out: string;
+  /** Its shard: candidates shard, shard + shards, … */
+  shard: number;
+  shards: number;
+  /** Runs the refinement after its sweep. */
+  refine: boolean;
+  label: string;
 }
 
-async function runWorker(runner: string, options: MeasureOptions, worker: Worker, shards: number, progress: MeasureProgress): Promise<string | null> {
-  const label = `gpu${worker.gpu}`;
+async function runWorker(runner: string, options: MeasureOptions, worker: Worker, progress: MeasureProgress): Promise<string | null> {
+  const label = worker.label;
   const stderrTail: string[] = [];
   const onStdout = function* (line: unknown) {
     const text = String(line);
@@ -144,6 +163,8 @@ async function runWorker(runner: string, options: MeasureOptions, worker: Worker
       if (!e.resumed && r.data.kind === 'gate' && !r.data.passed) {
         progress.log(`rejected ${r.data.name}: cos ${r.data.accuracy.cos}, rel L1 ${r.data.accuracy.rel_l1}, ${r.data.accuracy.nonfinite} non-finite`);
       }
+    } else if (e.event === 'refine') {
+      if (!e.resumed) progress.log(`re-timed ${e.group} N=${e.seq}: ${e.candidates.length} close candidates, ${e.rounds} interleaved rounds`);
     } else {
       progress.counter.candidateDone(e.resumed);
       progress.update({ name: e.name, resumed: e.resumed });
@@ -155,9 +176,14 @@ async function runWorker(runner: string, options: MeasureOptions, worker: Worker
     if (stderrTail.length > 5) stderrTail.shift();
     progress.log(`[${label}] ${text}`);
   };
-  const args = [options.bundle, '--out', worker.out, '--device', String(worker.gpu), '--shard', `${worker.gpu}/${shards}`, '--events'];
+  const args = [options.bundle, '--out', worker.out, '--device', String(worker.gpu), '--shard', `${worker.shard}/${worker.shards}`, '--events'];
   if (options.seqs) args.push('--seqs', options.seqs);
   if (options.warmupMs !== undefined) args.push('--warmup-ms', String(options.warmupMs));
+  if (worker.refine) {
+    args.push('--refine-rounds', String(options.refineRounds));
+    if (options.refineMargin !== undefined) args.push('--refine-margin', String(options.refineMargin));
+    if (options.refineMax !== undefined) args.push('--refine-max', String(options.refineMax));
+  }
   const r = await execa(runner, args, { reject: false, stdout: onStdout, stderr: onStderr, stdin: 'ignore' });
   if (!r.failed) return null;
   const why = r.signal ? `killed by ${r.signal}` : r.exitCode !== undefined ? `exit ${r.exitCode}` : r.shortMessage;
@@ -171,19 +197,32 @@ export async function measureBundle(options: MeasureOptions): Promise<MeasureSum
   }
   const gpus = options.gpus === 'all' ? await deviceCount(runner) : (options.gpus ?? 1);
   if (gpus < 1) throw new MeasureError(`--gpus: the runner sees no CUDA device on this machine`);
-  const workers: Worker[] = Array.from({ length: gpus }, (_, gpu) => ({ gpu, out: gpus === 1 ? options.out : `${options.out}.gpu${gpu}` }));
+  const refine = (options.refineRounds ?? 0) > 0;
+  const workers: Worker[] = Array.from({ length: gpus }, (_, gpu) => ({
+    gpu,
+    out: gpus === 1 ? options.out : `${options.out}.gpu${gpu}`,
+    shard: gpu,
+    shards: gpus,
+    refine: refine && gpus === 1,
+    label: `gpu${gpu}`,
+  }));
   const progress = options.progress ?? createProgress();
-  let failures: string[];
   try {
-    const results = await Promise.all(workers.map((w) => runWorker(runner, options, w, gpus, progress)));
-    failures = results.filter((f): f is string => f !== null);
+    const results = await Promise.all(workers.map((w) => runWorker(runner, options, w, progress)));
+    const failures = results.filter((f): f is string => f !== null);
+    if (failures.length) {
+      throw new MeasureError(`${failures.length} of ${gpus} measurement worker(s) failed: ${failures.join('; ')}. Run the same command again to resume: measured records are kept.`);
+    }
+    if (gpus > 1) {
+      await mergeResults(options.out, workers.map((w) => w.out));
+      if (refine) {
+        const failed = await runWorker(runner, options, { gpu: 0, out: options.out, shard: 0, shards: 1, refine: true, label: 'refine' }, progress);
+        if (failed) throw new MeasureError(`the refinement run failed: ${failed}. Run the same command again to resume: measured records are kept.`);
+      }
+    }
   } finally {
     progress.stop();
   }
-  if (failures.length) {
-    throw new MeasureError(`${failures.length} of ${gpus} measurement worker(s) failed: ${failures.join('; ')}. Run the same command again to resume: measured records are kept.`);
-  }
-  if (gpus > 1) await mergeResults(options.out, workers.map((w) => w.out));
   const records = recordLines(await readIfExists(options.out), options.out).map((r) => r.record);
   const unique = new Map(records.map((r) => [recordKey(r), r]));
   const gates = [...unique.values()].filter((r) => r.kind === 'gate');

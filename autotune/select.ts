@@ -7,7 +7,9 @@
  * quantization passes as the fastest (`quantizationPath`), the faster kernel (kernel-only TOP/s, again
  * within the tolerance), then the more accurate (higher cosine) wins, then the lexically smaller name,
  * so the choice never depends on record order. Rejected candidates
- * are counted, never chosen. Buckets split at the geometric means of neighbouring measured lengths.
+ * are counted, never chosen. Where the runner re-timed a bucket's close candidates in interleaved
+ * rounds (`refined` records, sagegen-measure --refine-rounds), those timings replace the sweep's
+ * single ones for that candidate and length. Buckets split at the geometric means of neighbouring measured lengths.
  */
 import { z } from 'zod';
 import { AttentionSpecSchema, type AttentionSpec } from '../dsl/spec.js';
@@ -42,6 +44,8 @@ export const TimingRecordSchema = z.looseObject({
   kernel_tops: z.number().positive(),
   whole_tops: z.number().positive(),
   device: z.string().min(1),
+  /** Present on a re-timing of a bucket's close candidates: medians over interleaved rounds. */
+  refined: z.looseObject({ rounds: z.number().int().positive(), candidates: z.number().int().min(2) }).optional(),
 });
 
 export const MeasureRecordSchema = z.discriminatedUnion('kind', [GateRecordSchema, TimingRecordSchema]);
@@ -56,7 +60,7 @@ export interface SelectOptions {
 }
 
 export const CRITERION =
-  'highest whole-call TOP/s among candidates passing the accuracy gate; within the tie tolerance and among candidates running the same quantization passes as the fastest, higher kernel-only TOP/s (kernels within the tolerance tie again), then higher cosine, then name';
+  'highest whole-call TOP/s (interleaved re-timings where the runner refined a bucket) among candidates passing the accuracy gate; within the tie tolerance and among candidates running the same quantization passes as the fastest, higher kernel-only TOP/s (kernels within the tolerance tie again), then higher cosine, then name';
 
 /** [minSeq, maxSeq) per measured length: boundaries at geometric means of neighbours. */
 export function seqBuckets(measured: number[]): { seq: number; minSeq: number; maxSeq: number | null }[] {
@@ -144,9 +148,16 @@ export function selectConfig(records: MeasureRecord[], options: SelectOptions = 
     if (!groups.has(key)) groups.set(key, { gpu: g.device, capability: g.capability, spec, seqs: new Map(), rejected: new Set() });
     if (!g.passed) groups.get(key)!.rejected.add(g.name);
   }
-  const quantPaths = new Map<GateRecord, string>();
+  // One timing per (device, candidate, length): a refined one over the sweep's, else the last.
+  const timings = new Map<string, TimingRecord>();
   for (const r of records) {
     if (r.kind !== 'timing') continue;
+    const key = `${r.device}\u0000${r.name}\u0000${r.seq}`;
+    const had = timings.get(key);
+    if (!had || r.refined || !had.refined) timings.set(key, r);
+  }
+  const quantPaths = new Map<GateRecord, string>();
+  for (const r of timings.values()) {
     const g = gates.get(`${r.device}\u0000${r.name}`);
     if (!g || !g.passed) continue; // timings without a passing gate are never considered
     const spec = specOf(g);

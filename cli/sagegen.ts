@@ -88,6 +88,23 @@ function parseWarmupMs(value: number | undefined): number | undefined {
   return value;
 }
 
+// Default of --refine-rounds: each bucket's close candidates timed again in 5 interleaved rounds
+// (a single sweep timing mis-ranked candidates a few percent apart: results/wgmma/score-bias/).
+const DEFAULT_REFINE_ROUNDS = 5;
+
+/** --refine-rounds, --refine-margin, --refine-max: the runner's rules, checked before anything runs. */
+function parseRefine(argv: AutotuneFlags): { refineRounds: number; refineMargin?: number; refineMax?: number } {
+  const rounds = argv['refine-rounds'] ?? DEFAULT_REFINE_ROUNDS;
+  if (!(Number.isInteger(rounds) && rounds >= 0 && rounds <= 100))
+    throw new UsageError(`--refine-rounds = "${rounds}": must be a whole number of rounds from 0 (no refinement) to 100`);
+  const margin = argv['refine-margin'];
+  if (margin !== undefined && !(Number.isFinite(margin) && margin > 0 && margin <= 0.5))
+    throw new UsageError(`--refine-margin = "${margin}": must be a fraction above 0 and at most 0.5 (0.05: within 5% of the fastest)`);
+  const max = argv['refine-max'];
+  if (max !== undefined && !(Number.isInteger(max) && max >= 2 && max <= 16)) throw new UsageError(`--refine-max = "${max}": must be from 2 to 16 candidates per bucket`);
+  return { refineRounds: rounds, refineMargin: margin, refineMax: max };
+}
+
 /** The JSON in the file a flag names; a missing file or bad JSON is a one-line UsageError naming both. */
 async function readJsonFile(flag: string, file: string): Promise<unknown> {
   let text: string;
@@ -193,6 +210,9 @@ interface AutotuneFlags {
   gpus?: string;
   jobs?: number;
   'warmup-ms'?: number;
+  'refine-rounds'?: number;
+  'refine-margin'?: number;
+  'refine-max'?: number;
 }
 
 function autotuneStage(argv: AutotuneFlags): AutotuneStage {
@@ -258,6 +278,10 @@ async function autotune(argv: AutotuneFlags): Promise<void> {
     }
     case 'all': {
       if (!argv.out) throw new UsageError('autotune needs --out CONFIG.json (or one stage: --dry-run, --compile-only, --measure, --select)');
+      // the measurement flags are checked before the compile, not after it
+      parseGpus(argv.gpus);
+      parseWarmupMs(argv['warmup-ms']);
+      parseRefine(argv);
       const bundle = bundleDirOf({ ...argv, out: undefined });
       await compileBundle(argv, bundle);
       const results = path.join(bundle, 'measurements.jsonl');
@@ -282,7 +306,7 @@ async function measure(bundle: string, out: string, argv: AutotuneFlags): Promis
   let summary: MeasureSummary;
   try {
     const seqs = argv.seqs === undefined ? undefined : parsePositiveInts('seqs', argv.seqs).join(',');
-    summary = await measureBundle({ bundle, out, seqs, gpus, warmupMs: parseWarmupMs(argv['warmup-ms']) });
+    summary = await measureBundle({ bundle, out, seqs, gpus, warmupMs: parseWarmupMs(argv['warmup-ms']), ...parseRefine(argv) });
   } catch (e) {
     if (e instanceof MeasureError) throw new UsageError(e.message);
     throw e;
@@ -412,6 +436,12 @@ const autotuneOptions = {
   seqs: { type: 'string', describe: 'sequence-length buckets to time, comma-separated (default 1024,4096,16384)' },
   gpus: { type: 'string', describe: 'with --measure (or a whole run): "all" or a count, one worker per GPU (default 1)' },
   'warmup-ms': { type: 'number', describe: 'with --measure (or a whole run): back-to-back calls before each timing, in ms (default 25; bench.py uses 500)' },
+  'refine-rounds': {
+    type: 'number',
+    describe: `with --measure (or a whole run): after the sweep, time each bucket's close candidates again in this many interleaved rounds; the selection uses their medians (default ${DEFAULT_REFINE_ROUNDS}; 0: none)`,
+  },
+  'refine-margin': { type: 'number', describe: "with --refine-rounds: a candidate is close within this fraction of the bucket's fastest whole call (default 0.05)" },
+  'refine-max': { type: 'number', describe: 'with --refine-rounds: at most this many close candidates per bucket (default 4)' },
   jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },
 } as const;
 

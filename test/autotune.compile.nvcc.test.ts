@@ -122,6 +122,35 @@ describeNvcc('sagegen autotune --compile-only', () => {
     expect((await dryRun('--shard', '1/2')).map((p) => p.name)).toEqual(names.filter((_, i) => i % 2 === 1));
   });
 
+  it('the runner plans its refinement from the results file (dry run): per bucket the candidates within the margin of the fastest, at most --refine-max, done once refined', async () => {
+    const chosen = new Set((JSON.parse(readFileSync(path.join(out, 'candidates.json'), 'utf8')) as { measure: string[] }).measure);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { variants: { name: string }[] };
+    const [n0, n1, n2] = manifest.variants.map((v) => v.name).filter((n) => chosen.has(n)) as [string, string, string];
+    const results = path.join(out, 'refine.jsonl');
+    const gate = (name: string) => JSON.stringify({ device: 'X', name, seq: null, kind: 'gate', passed: true, accuracy: { cos: 0.9999, rel_l1: 0.01, nonfinite: 0 } });
+    const timing = (name: string, seq: number, whole: number, refined = false) =>
+      JSON.stringify({ device: 'X', name, seq, kind: 'timing', kernel_tops: whole, whole_tops: whole, ...(refined ? { refined: { rounds: 3, candidates: 2 } } : {}) });
+    // at 1024 n1 is 3% behind n0 and n2 20%; at 4096 n2 is 1% behind and n1 50%
+    writeFileSync(results, [gate(n0), gate(n1), gate(n2), timing(n0, 1024, 100), timing(n1, 1024, 97), timing(n2, 1024, 80), timing(n0, 4096, 100), timing(n1, 4096, 50), timing(n2, 4096, 99)].join('\n') + '\n');
+    type Plan = { refine: string; seq: number; candidates: string[]; rounds: number; done: boolean };
+    const plan = async (...extra: string[]) => {
+      const r = await execa(runner, [out, '--out', results, '--seqs', '1024,4096', '--dry-run', ...extra], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Partial<Plan>).filter((l): l is Plan => 'refine' in l);
+    };
+    expect(await plan()).toEqual([]);  // no --refine-rounds, no refinement
+    expect(await plan('--refine-rounds', '3')).toEqual([
+      { refine: 'D=64 fp16 full', seq: 1024, candidates: [n0, n1], rounds: 3, done: false },
+      { refine: 'D=64 fp16 full', seq: 4096, candidates: [n0, n2], rounds: 3, done: false },
+    ]);
+    expect((await plan('--refine-rounds', '3', '--refine-margin', '0.25')).map((p) => p.candidates)).toEqual([[n0, n1, n2], [n0, n2]]);
+    expect((await plan('--refine-rounds', '3', '--refine-margin', '0.25', '--refine-max', '2')).map((p) => p.candidates)).toEqual([[n0, n1], [n0, n2]]);
+    expect((await plan('--refine-rounds', '3', '--refine-margin', '0.01')).map((p) => p.seq)).toEqual([4096]);  // 1024: n0 alone is that close
+    // refined records of 1024's pair: that bucket is done (a resumed run skips it); they do not move the plan
+    writeFileSync(results, `${timing(n0, 1024, 60, true)}\n${timing(n1, 1024, 99, true)}\n`, { flag: 'a' });
+    expect((await plan('--refine-rounds', '3')).map((p) => [p.seq, p.candidates, p.done])).toEqual([[1024, [n0, n1], true], [4096, [n0, n2], false]]);
+  });
+
   it("the runner's gate arithmetic holds on the CPU (--self-test): Gaussian inputs, and the verdict on known outputs", async () => {
     const r = await execa(runner, ['--self-test'], { reject: false });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
@@ -145,6 +174,10 @@ describeNvcc('sagegen autotune --compile-only', () => {
       [[out, '--out', 'x.jsonl', '--warmup-ms', 'long'], '--warmup-ms = "long"'],
       [[out], '--out RESULTS.jsonl is required'],
       [[out, '--out', 'x.jsonl', '--frobnicate'], 'unknown option --frobnicate'],
+      [[out, '--out', 'x.jsonl', '--refine-rounds', '101'], '--refine-rounds = "101": must be a whole number of rounds from 0 (no refinement) to 100'],
+      [[out, '--out', 'x.jsonl', '--refine-margin', '0'], '--refine-margin = "0": must be a fraction above 0 and at most 0.5'],
+      [[out, '--out', 'x.jsonl', '--refine-max', '1'], '--refine-max = "1": must be from 2 to 16'],
+      [[out, '--out', 'x.jsonl', '--refine-rounds', '3', '--shard', '0/2'], '--refine-rounds with --shard 0/2'],
     ] as const) {
       const r = await execa(runner, [...args], { reject: false });
       expect(r.exitCode, r.stderr).toBe(2);

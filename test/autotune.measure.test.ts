@@ -126,6 +126,36 @@ describe('autotune --measure driver (fake runner)', () => {
     expect(measuredLog(dir)).toEqual(expectedKeys);
   });
 
+  it('--refine-rounds: each bucket\'s close candidates timed again once, the refined timings decide; with two GPUs after the merge, on the merged file', async () => {
+    // candidates[1] (350 TOP/s in the sweep) is within 20% of candidates[4] (410); its interleaved rounds say 450
+    const refinedCandidates = candidates.map((c, i) => (i === 1 ? { ...c, refinedTops: 450 } : c));
+    const close = [candidates[4]!.name, candidates[1]!.name];
+    const refinedKeys = close.flatMap((name) => SEQS.map((seq) => `${name} ${seq} refined`));
+    for (const gpus of [1, 2]) {
+      const { dir, out } = bundle();
+      writeFileSync(path.join(dir, 'fake-candidates.json'), JSON.stringify(refinedCandidates));
+      const shown = capture();
+      const run = () => measureBundle({ bundle: dir, out, runner: FAKE, seqs: SEQS.join(','), gpus, refineRounds: 3, refineMargin: 0.2, progress: createProgress(shown.stream) });
+      const summary = await run();
+      expect(summary).toMatchObject({ workers: gpus, gated: 5, rejected: 1, timed: 8 + refinedKeys.length });
+      const records = parseRecords(readFileSync(out, 'utf8'));
+      const refined = records.filter((r) => r.kind === 'timing' && r.refined);
+      expect(refined.map((r) => `${r.name} ${r.seq} refined`).sort()).toEqual([...refinedKeys].sort());
+      for (const r of refined) expect(r).toMatchObject({ refined: { rounds: 3, candidates: 2 } });
+      expect(measuredLog(dir)).toEqual([...expectedKeys, ...refinedKeys].sort());  // the sweep once, the refinement once
+      expect(shown.text()).toContain(`re-timed D=128 `);
+      // the sweep alone picks candidates[4]; with the refined timings candidates[1] wins every bucket
+      const sweepOnly = records.filter((r) => !(r.kind === 'timing' && r.refined));
+      for (const e of selectConfig(sweepOnly).targets[0]!.entries) expect(e.winner.name).toBe(candidates[4]!.name);
+      for (const e of selectConfig(records).targets[0]!.entries) expect(e.winner.name, `${gpus} GPU(s)`).toBe(candidates[1]!.name);
+      // a rerun finds the refinement done too: nothing measured, nothing appended
+      const before = readFileSync(out, 'utf8');
+      await run();
+      expect(readFileSync(out, 'utf8')).toBe(before);
+      expect(measuredLog(dir)).toEqual([...expectedKeys, ...refinedKeys].sort());
+    }
+  });
+
   it("--gpus all asks the runner how many GPUs it sees", async () => {
     process.env.FAKE_GPUS = '3';
     expect(await deviceCount(FAKE)).toBe(3);
@@ -241,6 +271,22 @@ describe('sagegen autotune --measure usage', () => {
       const stderr = expectUserError(await runCli(['autotune', '--measure', tmp, '--out', 'r.jsonl', '--warmup-ms', bad], tmp));
       expect(stderr).toContain('--warmup-ms = "');
       expect(stderr).toContain('must be milliseconds from 0 to 60000');
+    }
+  });
+
+  it('--refine-rounds, --refine-margin and --refine-max name the flag, the value and the rule; a whole run checks them before compiling', async () => {
+    const bad: [string, string, RegExp][] = [
+      ['--refine-rounds', '-1', /--refine-rounds = "-1": must be a whole number of rounds from 0 \(no refinement\) to 100/],
+      ['--refine-rounds', '2.5', /--refine-rounds = "2.5"/],
+      ['--refine-margin', '0', /--refine-margin = "0": must be a fraction above 0 and at most 0.5/],
+      ['--refine-margin', '0.9', /--refine-margin = "0.9"/],
+      ['--refine-max', '1', /--refine-max = "1": must be from 2 to 16 candidates per bucket/],
+    ];
+    for (const [flag, value, rule] of bad) {
+      expect(expectUserError(await runCli(['autotune', '--measure', tmp, '--out', 'r.jsonl', flag, value], tmp))).toMatch(rule);
+      // a whole run refuses it at once: no bundle is compiled first (this would take minutes)
+      const whole = await runCli(['autotune', '--arch', 'sm_90a', '--headdim', '64', '--out', 'c.json', flag, value], tmp);
+      expect(expectUserError(whole)).toMatch(rule);
     }
   });
 

@@ -146,6 +146,26 @@ describe('selectConfig', () => {
     expect(TunedConfigSchema.safeParse(config).success).toBe(true);
   });
 
+  it('a refined timing (interleaved re-timing of the close candidates) replaces the sweep\'s, in any record order', () => {
+    const refined = (s: ReturnType<typeof spec>, seq: number, wholeTops: number): MeasureRecord => ({
+      ...timing(s, seq, wholeTops),
+      refined: { rounds: 5, candidates: 2 },
+    });
+    // the sweep put a ahead at 16384 (900 vs 880); the rounds say b (870 vs 885)
+    const sweep = [gate(a, true), gate(b, true), timing(a, 16384, 900), timing(b, 16384, 880)];
+    const redo = [refined(a, 16384, 870), refined(b, 16384, 885)];
+    for (const order of [[...sweep, ...redo], [...redo, ...sweep], [...sweep.slice(0, 2), ...redo, ...sweep.slice(2)]]) {
+      const [entry] = selectConfig(order).targets[0]!.entries;
+      expect(entry!.winner.name).toBe(variantName(b));
+      expect([entry!.winner.wholeTops, entry!.runnerUp!.wholeTops]).toEqual([885, 870]);
+      expect(entry!.candidates).toBe(2);  // one timing per candidate, not two
+    }
+    // without the refined records the sweep's order stands
+    expect(selectConfig(sweep).targets[0]!.entries[0]!.winner.name).toBe(variantName(a));
+    // a refined record must say how many rounds and candidates it compared
+    expect(() => parseRecords(JSON.stringify({ ...refined(a, 16384, 870), refined: { rounds: 0, candidates: 2 } }))).toThrow(/refined\.rounds/);
+  });
+
   it('refuses a run where nothing was measured', () => {
     expect(() => selectConfig([])).toThrow(/nothing was measured/);
   });

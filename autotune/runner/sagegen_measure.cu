@@ -20,6 +20,15 @@
  *      events, warm-up (back-to-back calls for --warmup-ms, default 25) then the median of
  *      repetitions, rotating over enough input sets that together they exceed 4x the L2.
  *
+ * 3. with --refine-rounds R (R > 0), after every candidate is measured: per bucket (head dim, dtype,
+ *    causal flag and sequence length), the candidates whose whole call came within --refine-margin
+ *    (default 5%) of the bucket's fastest, at most --refine-max (default 4) of them, timed again in R
+ *    interleaved rounds (each round times every one of them once, the order rotated by one each
+ *    round) so that clock and thermal drift fall on all of them alike; each gets a timing record
+ *    with the medians over the rounds and a "refined" member, which the selection prefers to the
+ *    single sweep timing. One sweep timing per candidate ranked candidates a few percent apart
+ *    wrongly (results/wgmma/score-bias/: a re-selection lost up to 10% in interleaved A/B rounds).
+ *
  * Every record is one JSON line, the same fields measure.py writes, appended and fsync'ed the moment
  * it exists; records already in RESULTS are skipped (resume), and a line cut by a kill is measured
  * again. --events prints machine-readable progress on stdout for `sagegen autotune --measure`;
@@ -70,6 +79,9 @@ constexpr uint64_t kTimeSeed = 2000;
 constexpr double kWarmupMs = 25.0, kRepMs = 100.0;  // kWarmupMs: the default of --warmup-ms
 constexpr int kMinWarmups = 3, kMinReps = 5;
 constexpr int kMaxInputSets = 8;
+// Defaults of --refine-margin and --refine-max (--refine-rounds defaults to 0: no refinement).
+constexpr double kRefineMargin = 0.05;
+constexpr int kRefineMax = 4;
 // What measure.py's torch.nan_to_num(out, nan=1e9) puts for a NaN output in the L1 numerator.
 constexpr double kNanInL1 = 1e9;
 
@@ -90,7 +102,8 @@ constexpr double kNanInL1 = 1e9;
   std::vfprintf(stderr, fmt, ap);
   va_end(ap);
   std::fprintf(stderr,
-               "\nusage: sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--warmup-ms MS] [--events] [--dry-run]\n"
+               "\nusage: sagegen-measure BUNDLE --out RESULTS.jsonl [--seqs 1024,4096,16384] [--device I] [--shard I/N] [--warmup-ms MS]\n"
+               "                      [--refine-rounds R] [--refine-margin F] [--refine-max K] [--events] [--dry-run]\n"
                "       sagegen-measure --device-count | --self-test\n");
   std::exit(2);
 }
@@ -485,6 +498,8 @@ struct Previous {
   std::map<std::string, bool> passed;
   std::set<std::pair<std::string, int64_t>> timed;
   std::map<std::pair<std::string, int64_t>, std::string> timings;
+  std::map<std::pair<std::string, int64_t>, double> wholeTops;  // of the sweep's timing records
+  std::set<std::pair<std::string, int64_t>> refined;            // timing records with a "refined" member
   bool endsWithNewline = true;
   size_t records = 0;
 };
@@ -510,8 +525,13 @@ Previous readPrevious(const std::string& path) {
       prev.passed[name->text] = passed && passed->type == sgjson::Value::Bool && passed->boolean;
     } else if (seq->isNumber()) {
       const auto key = std::make_pair(name->text, static_cast<int64_t>(seq->number()));
+      if (r.get("refined")) {
+        prev.refined.insert(key);
+        continue;
+      }
       prev.timed.insert(key);
       prev.timings[key] = line;
+      if (const sgjson::Value* whole = r.get("whole_tops"); whole && whole->isNumber()) prev.wholeTops[key] = whole->number();
     }
   }
   return prev;
@@ -559,6 +579,8 @@ struct Options {
   std::vector<int64_t> seqs{1024, 4096, 16384};
   int device = 0, shard = 0, shards = 1;
   double warmupMs = kWarmupMs;
+  int refineRounds = 0, refineMax = kRefineMax;
+  double refineMargin = kRefineMargin;
   bool events = false, dryRun = false, deviceCount = false, selfTest = false;
 };
 
@@ -613,6 +635,21 @@ Options parseArgs(int argc, char** argv) {
       const double ms = std::strtod(s.c_str(), &end);
       if (s.empty() || errno || *end || !(ms >= 0.0 && ms <= 60000.0)) usage("--warmup-ms = \"%s\": must be milliseconds from 0 to 60000", s.c_str());
       o.warmupMs = ms;
+    } else if (a == "--refine-rounds") {
+      const std::string s = next();
+      if (!parseInt(s, 0, &v) || v > 100) usage("--refine-rounds = \"%s\": must be a whole number of rounds from 0 (no refinement) to 100", s.c_str());
+      o.refineRounds = static_cast<int>(v);
+    } else if (a == "--refine-max") {
+      const std::string s = next();
+      if (!parseInt(s, 2, &v) || v > 16) usage("--refine-max = \"%s\": must be from 2 to 16 candidates per bucket", s.c_str());
+      o.refineMax = static_cast<int>(v);
+    } else if (a == "--refine-margin") {
+      const std::string s = next();
+      char* end = nullptr;
+      errno = 0;
+      const double m = std::strtod(s.c_str(), &end);
+      if (s.empty() || errno || *end || !(m > 0.0 && m <= 0.5)) usage("--refine-margin = \"%s\": must be a fraction above 0 and at most 0.5 (0.05: within 5%% of the fastest)", s.c_str());
+      o.refineMargin = m;
     } else if (a == "--events") {
       o.events = true;
     } else if (a == "--dry-run") {
@@ -629,6 +666,8 @@ Options parseArgs(int argc, char** argv) {
       positional.push_back(a);
     }
   }
+  if (o.refineRounds > 0 && o.shards > 1)
+    usage("--refine-rounds with --shard %d/%d: refinement compares every candidate of a bucket; run it once, unsharded, on the merged results", o.shard, o.shards);
   if (o.deviceCount || o.selfTest) return o;
   if (positional.size() != 1) usage("give exactly one BUNDLE directory");
   o.bundle = positional[0];
@@ -696,6 +735,62 @@ void emitEvent(const std::string& json) {
   std::fflush(stdout);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Refinement (--refine-rounds): the close candidates of each bucket timed again, interleaved.
+
+struct RefineBucket {
+  std::string group;  // "D=128 fp16 causal"
+  int64_t seq;
+  std::vector<const Candidate*> members;  // the fastest whole call first
+  bool done;                              // every member has its refined record (a resumed run)
+};
+
+std::string groupOf(const Candidate& c) {
+  const Problem p = c.shape(1, 1, 1);
+  return "D=" + std::to_string(p.headDim) + (p.dtype == SAGEGEN_DTYPE_BF16 ? " bf16" : " fp16") + (p.causal ? " causal" : " full");
+}
+
+/* Per bucket of this process's candidates, in first-seen order: the gate-passing candidates whose
+ * sweep timing came within the margin of the bucket's fastest whole call, at most refineMax of them.
+ * A bucket where fewer than two come that close has nothing to re-rank and is left out. */
+std::vector<RefineBucket> refinePlan(const Options& o, const std::vector<Candidate>& mine, const Previous& prev) {
+  std::vector<RefineBucket> plan;
+  std::map<std::pair<std::string, int64_t>, std::vector<std::pair<double, const Candidate*>>> timed;
+  std::vector<std::pair<std::string, int64_t>> order;
+  for (const auto& c : mine)
+    for (int64_t seq : o.seqs) {
+      const auto speed = prev.wholeTops.find({c.name, seq});
+      if (speed == prev.wholeTops.end()) continue;
+      const auto key = std::make_pair(groupOf(c), seq);
+      if (!timed.count(key)) order.push_back(key);
+      timed[key].push_back({speed->second, &c});
+    }
+  for (const auto& key : order) {
+    auto list = timed[key];
+    std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second->name < b.second->name); });
+    RefineBucket bucket{key.first, key.second, {}, true};
+    for (const auto& [whole, c] : list) {
+      if (whole < list.front().first * (1.0 - o.refineMargin) || static_cast<int>(bucket.members.size()) == o.refineMax) break;
+      bucket.members.push_back(c);
+      bucket.done = bucket.done && prev.refined.count({c->name, key.second});
+    }
+    if (bucket.members.size() >= 2) plan.push_back(bucket);
+  }
+  return plan;
+}
+
+std::string namesJson(const std::vector<const Candidate*>& members) {
+  std::string s = "[";
+  for (size_t i = 0; i < members.size(); ++i) s += (i ? ", " : "") + sgjson::quote(members[i]->name);
+  return s + "]";
+}
+
+double median(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  const size_t n = x.size();
+  return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2.0;
+}
+
 int dryRun(const Options& o, const std::vector<Candidate>& mine, const Previous& prev) {
   for (const auto& c : mine) {
     std::vector<int64_t> toTime;
@@ -713,6 +808,11 @@ int dryRun(const Options& o, const std::vector<Candidate>& mine, const Previous&
                   .raw("ptxas", c.ptxasJson)
                   .text());
   }
+  // The refinement of what is timed so far (a run refines after its sweep, on all of it).
+  if (o.refineRounds > 0)
+    for (const auto& b : refinePlan(o, mine, prev))
+      emitEvent(sgjson::ObjectWriter().str("refine", b.group).integer("seq", b.seq).raw("candidates", namesJson(b.members)).integer("rounds", o.refineRounds)
+                    .boolean("done", b.done).text());
   return 0;
 }
 
@@ -887,6 +987,56 @@ int main(int argc, char** argv) {
                   perCandidate * static_cast<double>(mine.size() - i - 1) / 60.0);
       std::fflush(stdout);
     }
+  }
+  if (o.refineRounds == 0) return 0;
+
+  // Refinement, on everything the results file holds now (this run's records and earlier ones).
+  for (const RefineBucket& b : refinePlan(o, mine, readPrevious(o.out))) {
+    const size_t n = b.members.size();
+    if (!b.done) {
+      std::vector<std::vector<Timing>> rounds(n);
+      for (int r = 0; r < o.refineRounds; ++r)
+        for (size_t k = 0; k < n; ++k) {
+          const size_t m = (k + static_cast<size_t>(r)) % n;  // each round starts one further on
+          rounds[m].push_back(timing(*b.members[m], b.seq, static_cast<size_t>(prop.l2CacheSize), o.warmupMs));
+        }
+      // All of a bucket's records at the end, so a killed bucket is timed again from its first round.
+      for (size_t m = 0; m < n; ++m) {
+        std::vector<double> kernel, whole;
+        std::string wholeRounds = "[";
+        for (const Timing& t : rounds[m]) {
+          kernel.push_back(t.kernelMs);
+          whole.push_back(t.wholeMs);
+          wholeRounds += (wholeRounds.size() > 1 ? ", " : "") + sgjson::number(t.wholeTops);
+        }
+        const double ops = attentionOps(b.members[m]->shape(kTimeBatch, kTimeHeads, b.seq));
+        const double kernelMs = median(kernel), wholeMs = median(whole);
+        const std::string line = record(sgjson::ObjectWriter()
+                                            .str("name", b.members[m]->name)
+                                            .integer("seq", b.seq)
+                                            .str("kind", "timing")
+                                            .num("kernel_ms", kernelMs)
+                                            .num("whole_ms", wholeMs)
+                                            .num("kernel_tops", ops / (kernelMs / 1e3) / 1e12)
+                                            .num("whole_tops", ops / (wholeMs / 1e3) / 1e12)
+                                            .num("warmup_ms", o.warmupMs)
+                                            .raw("refined", sgjson::ObjectWriter()
+                                                                .integer("rounds", o.refineRounds)
+                                                                .integer("candidates", static_cast<long long>(n))
+                                                                .num("margin", o.refineMargin)
+                                                                .raw("whole_tops_rounds", wholeRounds + "]")
+                                                                .text()));
+        out.append(line);
+        if (o.events) emitEvent(sgjson::ObjectWriter().str("event", "record").boolean("resumed", false).raw("record", line).text());
+      }
+    }
+    if (o.events)
+      emitEvent(sgjson::ObjectWriter().str("event", "refine").str("group", b.group).integer("seq", b.seq).raw("candidates", namesJson(b.members))
+                    .integer("rounds", o.refineRounds).boolean("resumed", b.done).text());
+    else
+      std::printf("refined %s N=%lld: %zu candidates within %.0f%% of the fastest, %d interleaved rounds%s\n", b.group.c_str(), static_cast<long long>(b.seq), n,
+                  o.refineMargin * 100, o.refineRounds, b.done ? " (in the results file already)" : "");
+    std::fflush(stdout);
   }
   return 0;
 }

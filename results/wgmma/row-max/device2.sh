@@ -17,3 +17,8 @@ done
 ab() { timeout 170 python3 runtime/bench/ab.py --rounds 5 --reps 15 "$@" 2>&1 | grep -A3 "^D=" | grep -v "^--"; }
 ab --lib .carry/s/cur --lib .carry/s/p8 --lib .carry/s/p16 --head-dims 64 --seqs 2048,8192,16384 --causal both --out "$out/ab-poly-d64.json"
 ab --lib .carry/s/cur --lib .carry/s/q16 --lib .carry/s/q32 --head-dims 128 --seqs 1024,4096,8192,16384 --causal both --out "$out/ab-poly-d128.json"
+# The native runner's refinement (--refine-rounds) on the GPU: the p8 bundle's 8 variants at N=2048,
+# then each bucket's candidates within 10% timed again in 3 interleaved rounds.
+if [ -x .carry/s/p8/runner/sagegen-measure ]; then
+  timeout 120 .carry/s/p8/runner/sagegen-measure .carry/s/p8 --out "$out/refine-p8.jsonl" --seqs 2048 --refine-rounds 3 --refine-margin 0.1 2>&1 | tail -12
+fi
