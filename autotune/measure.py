@@ -11,7 +11,10 @@ manifest) and each sequence-length bucket:
    against a float64 reference: cosine and relative L1 must meet the floor of shared/accuracy plus
    10% (cos >= 0.9990, rel L1 <= 0.043). A candidate that fails is recorded as rejected with its
    metrics and is never timed;
-2. timing of the attention kernel alone and of the whole call (B=4, H=32), CUDA events, median.
+2. timing of the attention kernel alone and of the whole call (B=4, H=32), CUDA events, median;
+3. with --refine-rounds R: each bucket's candidates within --refine-margin of the fastest whole call
+   (at most --refine-max) timed again in R interleaved rounds, recorded with a "refined" member that
+   the selection prefers (sweep.refine_sweep; the native runner's --refine-rounds).
 
 Every record is appended to --out as one JSON line as soon as it exists, so a killed run resumes
 where it stopped: records already in the file are skipped. Several GPUs: run one process per device
@@ -39,7 +42,7 @@ import torch.nn.functional as F  # noqa: E402
 import sagegen  # noqa: E402
 from sagegen import Phase, _lib  # noqa: E402
 import shapes as shape_list  # noqa: E402
-from sweep import previous_records, run_sweep  # noqa: E402
+from sweep import previous_records, refine_sweep, run_sweep  # noqa: E402
 
 GATE = {"cos": 0.9990, "rel_l1": 0.043}
 GATE_SEQ = 2048
@@ -127,7 +130,7 @@ def measure_on_gpus(opts, gpus):
     for i in range(gpus):
         part = f"{opts.out}.gpu{i}"
         cmd = [sys.executable, os.path.abspath(__file__), opts.bundle, "--out", part, "--seqs", opts.seqs,
-               "--device", str(i), "--shard", f"{i}/{gpus}", "--gpus", "1", "--warmup-ms", str(opts.warmup_ms)]
+               "--device", str(i), "--shard", f"{i}/{gpus}", "--gpus", "1", "--warmup-ms", str(opts.warmup_ms), "--refine-rounds", "0"]
         workers.append((part, subprocess.Popen(cmd)))
     failed = [part for part, w in workers if w.wait() != 0]
     if failed:
@@ -141,6 +144,12 @@ def measure_on_gpus(opts, gpus):
                     out.write(json.dumps(record) + "\n")
                     have[key] = record
     print(f"merged {len(workers)} workers into {opts.out}")
+    if opts.refine_rounds:
+        # the refinement compares every candidate of a bucket: once, on GPU 0, on the merged file
+        # (its sweep finds everything measured and goes straight to the refinement)
+        return subprocess.call([sys.executable, os.path.abspath(__file__), opts.bundle, "--out", opts.out, "--seqs", opts.seqs, "--device", "0",
+                                "--gpus", "1", "--warmup-ms", str(opts.warmup_ms), "--refine-rounds", str(opts.refine_rounds),
+                                "--refine-margin", str(opts.refine_margin), "--refine-max", str(opts.refine_max)])
     return 0
 
 
@@ -153,9 +162,22 @@ def main():
     ap.add_argument("--shard", default="0/1", help="i/n: measure every n-th candidate starting at i (one process per GPU)")
     ap.add_argument("--gpus", default="1", help="'all' or a count: one worker process per GPU, results merged into --out")
     ap.add_argument("--warmup-ms", type=float, default=WARMUP_MS, help="back-to-back calls before each timing, in ms (bench.py uses 500)")
+    ap.add_argument("--refine-rounds", type=int, default=0,
+                    help="after the sweep, time each bucket's close candidates again in this many interleaved rounds (default 0: none)")
+    ap.add_argument("--refine-margin", type=float, default=0.05, help="close: within this fraction of the bucket's fastest whole call (default 0.05)")
+    ap.add_argument("--refine-max", type=int, default=4, help="at most this many close candidates per bucket (default 4)")
     opts = ap.parse_args()
     if not 0.0 <= opts.warmup_ms <= 60000.0:  # the native runner's rule
         ap.error(f'--warmup-ms = "{opts.warmup_ms:g}": must be milliseconds from 0 to 60000')
+    # the native runner's rules for the refinement
+    if not 0 <= opts.refine_rounds <= 100:
+        ap.error(f'--refine-rounds = "{opts.refine_rounds}": must be a whole number of rounds from 0 (no refinement) to 100')
+    if not 0.0 < opts.refine_margin <= 0.5:
+        ap.error(f'--refine-margin = "{opts.refine_margin:g}": must be a fraction above 0 and at most 0.5 (0.05: within 5% of the fastest)')
+    if not 2 <= opts.refine_max <= 16:
+        ap.error(f'--refine-max = "{opts.refine_max}": must be from 2 to 16 candidates per bucket')
+    if opts.refine_rounds and opts.shard != "0/1":
+        ap.error(f"--refine-rounds with --shard {opts.shard}: refinement compares every candidate of a bucket; run it once, unsharded, on the merged results")
     gpus = torch.cuda.device_count() if opts.gpus == "all" else int(opts.gpus)
     if gpus > 1:
         return measure_on_gpus(opts, gpus)
@@ -191,6 +213,18 @@ def main():
         log=lambda line: print(line, flush=True),
         gate_extra=lambda name: {"ptxas": ptxas[name]},
     )
+    if opts.refine_rounds:
+        refine_sweep(
+            [(n, specs[n]) for n in names],
+            seqs,
+            opts.out,
+            timing=lambda name, spec, seq: timing(index[name], spec, seq, opts.warmup_ms),
+            rounds=opts.refine_rounds,
+            margin=opts.refine_margin,
+            max_candidates=opts.refine_max,
+            header=header,
+            log=lambda line: print(line, flush=True),
+        )
 
 
 if __name__ == "__main__":
