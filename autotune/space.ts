@@ -56,6 +56,12 @@ export interface SpaceAxes {
   producer: readonly boolean[];
   /** wgmma only (the other forms take "alu"): pv.rowSums, the softmax denominators from the tensor cores or from FADDs. */
   rowSums: readonly RowSums[];
+  /**
+   * wgmma only (the other forms take 0): pv.polyExp2Every, every n-th exponential of a tile on the
+   * FMA pipe (0: none). Default [0]: measured +1–4% in most D=64 buckets at 16 and neutral or slower
+   * at D=128 (results/wgmma/row-max/), so it is tried only when asked (e.g. [0, 16]).
+   */
+  polyExp2: readonly number[];
   /** Rows sharing one INT8 scale of Q and K. */
   granularity: readonly Granularity[];
   /** Subtract K's per-channel mean before quantizing. */
@@ -72,7 +78,10 @@ export interface SpaceAxes {
 }
 
 /** Nesting of the product, outermost first: the candidates' order within one problem. */
-export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'rowSums', 'granularity', 'smoothK', 'foldDequant'] as const;
+export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'rowSums', 'polyExp2', 'granularity', 'smoothK', 'foldDequant'] as const;
+/** Axes only the wgmma form varies; the mma.sync forms take WGMMA_ONLY_FIXED's value. */
+export const WGMMA_ONLY_AXES = ['producer', 'rowSums', 'polyExp2'] as const;
+export const WGMMA_ONLY_FIXED = { producer: true, rowSums: 'alu', polyExp2: 0 } as const;
 export type ProductAxis = (typeof AXIS_ORDER)[number];
 
 /**
@@ -101,8 +110,8 @@ export function defaultPvForms(arch: Arch): PvForm[] {
  * follows the arch's mma support (defaultPvForms).
  *
  *   warpQ {16, 32} × warps {4, 8} (ctaQ 64–256); ctaK {32, 64, 128}; stages {2, 3};
- *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false} and rowSums {tensor, alu,
- *   tensor-shared} (wgmma only); granularity {per-warp, per-thread, per-block};
+ *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false}, rowSums {tensor, alu,
+ *   tensor-shared} and polyExp2 {0} (wgmma only); granularity {per-warp, per-thread, per-block};
  *   smoothK {true}; foldDequant {false, true} (the spec refuses it with per-thread scales and FP8
  *   P·V); flushKeys [64, 32] (FP8 only, first that divides ctaK).
  */
@@ -117,6 +126,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     overlapQk: [false, true],
     producer: [true, false],
     rowSums: ['tensor', 'alu', 'tensor-shared'],
+    polyExp2: [0],
     granularity: ['per-warp', 'per-thread', 'per-block'],
     smoothK: [true],
     foldDequant: [false, true],
@@ -175,9 +185,9 @@ export interface SpaceOptions {
 }
 
 /** The spec `pv` object of a form; FP8 forms take the first of `flushKeys` that divides ctaK. */
-export function pvSpec(form: PvForm, ctaK: number, flushKeys: readonly number[], rowSums: RowSums = 'alu'): AttentionSpec['pv'] {
+export function pvSpec(form: PvForm, ctaK: number, flushKeys: readonly number[], rowSums: RowSums = 'alu', polyExp2Every = 0): AttentionSpec['pv'] {
   if (form === 'm16n8k16') return { instruction: 'm16n8k16' };
-  if (form === 'wgmma') return { instruction: 'wgmma.e4m3', pRange: FP8_P_RANGE, vRange: FP8_V_RANGE.f32, rowSums };
+  if (form === 'wgmma') return { instruction: 'wgmma.e4m3', pRange: FP8_P_RANGE, vRange: FP8_V_RANGE.f32, rowSums, ...(polyExp2Every ? { polyExp2Every } : {}) };
   const accumulator = form === 'fp8-f16' ? 'f16' : 'f32';
   const flush = flushKeys.find((f) => f > 0 && ctaK % f === 0) ?? flushKeys[0] ?? 64;
   return { instruction: 'm16n8k32.e4m3', accumulator, flushKeys: flush, pRange: FP8_P_RANGE, vRange: FP8_V_RANGE[accumulator] };
@@ -205,12 +215,13 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
           for (const stages of axes.stages)
             for (const minBlocksPerSm of axes.minBlocksPerSm)
               for (const overlapQk of axes.overlapQk)
-                for (const producer of pv === 'wgmma' ? axes.producer : [true])
-                for (const rowSums of pv === 'wgmma' ? axes.rowSums : (['alu'] as const))
+                for (const producer of pv === 'wgmma' ? axes.producer : [WGMMA_ONLY_FIXED.producer])
+                for (const rowSums of pv === 'wgmma' ? axes.rowSums : [WGMMA_ONLY_FIXED.rowSums])
+                for (const polyExp2 of pv === 'wgmma' ? axes.polyExp2 : [WGMMA_ONLY_FIXED.polyExp2])
                 for (const granularity of axes.granularity)
                   for (const smoothK of axes.smoothK)
                     for (const foldDequant of axes.foldDequant) {
-                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys, rowSums);
+                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys, rowSums, polyExp2);
                     const input: CandidateInput = {
                       arch: problem.arch,
                       ...(pv === 'wgmma' ? { mma: 'wgmma' as const } : {}),
@@ -222,7 +233,7 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                       qk: { type: 'int8', granularity, smoothK, foldDequant },
                       pv: pvObject,
                     };
-                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, rowSums, granularity, smoothK, foldDequant };
+                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, rowSums, polyExp2, granularity, smoothK, foldDequant };
                     if (pvObject.instruction === 'm16n8k32.e4m3') point.flushKeys = pvObject.flushKeys;
                     out.push({ name: variantName(input), problem, point, input });
                   }

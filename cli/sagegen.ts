@@ -66,6 +66,14 @@ function parsePositiveInts(flag: string, value: unknown): number[] {
   });
 }
 
+/** Whole numbers, 0 included (--poly-exp2: 0 is "none"). */
+function parseNonNegativeInts(flag: string, value: unknown): number[] {
+  return list(value).map((v) => {
+    if (!/^(0|[1-9]\d*)$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a whole number, 0 or more (comma-separated for several)`);
+    return Number(v);
+  });
+}
+
 const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e);
 
 /** Writes the file --out names; a path that cannot be written is a one-line UsageError. */
@@ -197,6 +205,7 @@ interface AutotuneFlags {
   'overlap-qk'?: string;
   producer?: string;
   'row-sums'?: string;
+  'poly-exp2'?: string;
   'dry-run'?: boolean;
   'compile-only'?: boolean;
   measure?: string;
@@ -241,7 +250,9 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv['overlap-qk'] !== undefined) axes.overlapQk = parseBooleans('overlap-qk', argv['overlap-qk']);
   if (argv.producer !== undefined) axes.producer = parseBooleans('producer', argv.producer);
   if (argv['row-sums'] !== undefined) axes.rowSums = parseChoice('row-sums', argv['row-sums'], ROW_SUMS);
-  for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity]] as const) {
+  // Values the spec refuses (above 64) are listed as pruned with the rule, as for --warps.
+  if (argv['poly-exp2'] !== undefined) axes.polyExp2 = parseNonNegativeInts('poly-exp2', argv['poly-exp2']);
+  for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity], ['poly-exp2', axes.polyExp2]] as const) {
     if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
   }
   return {
@@ -424,6 +435,7 @@ const autotuneOptions = {
   'overlap-qk': { type: 'string', describe: 'tiling.overlapQk: true, false or both as "true,false" (default both)' },
   producer: { type: 'string', describe: 'wgmma only, tiling.producer: true, false or both as "true,false" (default both)' },
   'row-sums': { type: 'string', describe: `wgmma only, pv.rowSums: ${ROW_SUMS.join(', ')}, comma-separated (default all)` },
+  'poly-exp2': { type: 'string', describe: 'wgmma only, pv.polyExp2Every: every n-th exponential on the FMA pipe, comma-separated (default 0: none; e.g. 0,16)' },
   'dry-run': { type: 'boolean', describe: 'list every candidate and every pruned one with the rule that refused it; compile nothing' },
   json: { type: 'boolean', default: false, describe: 'with --dry-run: print the report as JSON' },
   'compile-only': { type: 'boolean', describe: 'compile the kept candidates into a bundle (--out DIR) and prune by spills and occupancy' },

@@ -39,9 +39,9 @@ describe('sagegen autotune --dry-run', () => {
     // the defaults: fp16, non-causal, sm_90a's axes
     const cs = searchSpace({ archs: ['sm_90a'], headDims: [64] });
     const axes = defaultAxes('sm_90a');
-    // every axis multiplies, except producer and rowSums, which only the wgmma form varies
-    const others = AXIS_ORDER.filter((a) => a !== 'pv' && a !== 'producer' && a !== 'rowSums').reduce((x, a) => x * axes[a].length, 1);
-    expect(n).toBe(axes.pv.reduce((x, pv) => x + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length : 1), 0) * others);
+    // every axis multiplies, except producer, rowSums and polyExp2, which only the wgmma form varies
+    const others = AXIS_ORDER.filter((a) => a !== 'pv' && a !== 'producer' && a !== 'rowSums' && a !== 'polyExp2').reduce((x, a) => x * axes[a].length, 1);
+    expect(n).toBe(axes.pv.reduce((x, pv) => x + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length * axes.polyExp2.length : 1), 0) * others);
     expect(n).toBe(cs.length);
     const { kept, pruned } = prune(cs);
     expect([k, p]).toEqual([kept.length, pruned.length]);
@@ -101,6 +101,18 @@ describe('sagegen autotune --dry-run', () => {
     expect(expectUserError(await sagegen([...args, '--row-sums', 'sfu', '--dry-run']))).toMatch(/--row-sums/);
   });
 
+  it('--poly-exp2 adds the wgmma exponentials-on-FMA axis (names end in "e16"); 0 is none; a bad value names the flag', async () => {
+    const args = ['autotune', '--arch', 'sm_90a', '--headdim', '64', '--pv', 'wgmma', '--warp-q', '16', '--cta-k', '128', '--warps', '4', '--min-blocks', '2', '--stages', '2', '--overlap-qk', 'false', '--producer', 'false', '--granularity', 'per-warp', '--fold-dequant', 'true', '--row-sums', 'tensor'];
+    const plain = await sagegen([...args, '--dry-run']);
+    expect(lastLine(plain.stdout)).toBe('1 candidates, 1 kept, 0 pruned');
+    const both = await sagegen([...args, '--poly-exp2', '0,16', '--dry-run']);
+    expect(both.exitCode, both.stderr).toBe(0);
+    expect(lastLine(both.stdout)).toBe('2 candidates, 2 kept, 0 pruned');
+    expect(both.stdout).toMatch(/^ {4}sage_sm90a_d64_fp16_full_wgmma_q64k128w16x4s2b2c_qkpwsmf_pvwg8p448v448e16\b/m);
+    expect(both.stdout).toMatch(/^ {4}sage_sm90a_d64_fp16_full_wgmma_q64k128w16x4s2b2c_qkpwsmf_pvwg8p448v448\b/m);
+    for (const bad of ['-1', 'x', '1.5']) expect(expectUserError(await sagegen([...args, '--poly-exp2', bad, '--dry-run']))).toMatch(/--poly-exp2 = "/);
+  });
+
   it('axis overrides (--warp-q, --cta-k, --stages, --pv, --granularity) narrow the space to their product', async () => {
     const r = await sagegen([
       'autotune', '--arch', 'sm_90a', '--headdim', '128', '--dry-run',
@@ -108,7 +120,7 @@ describe('sagegen autotune --dry-run', () => {
     ]);
     expect(r.exitCode, r.stderr).toBe(0);
     const axes = resolveAxes('sm_90a', { warpQ: [32], ctaK: [32, 64], stages: [3], pv: ['m16n8k16'], granularity: ['per-warp', 'per-thread'] });
-    const n = AXIS_ORDER.filter((a) => a !== 'producer' && a !== 'rowSums').reduce((x, a) => x * axes[a].length, 1);  // producer, rowSums: wgmma only
+    const n = AXIS_ORDER.filter((a) => a !== 'producer' && a !== 'rowSums' && a !== 'polyExp2').reduce((x, a) => x * axes[a].length, 1);  // producer, rowSums, polyExp2: wgmma only
     expect(n).toBe(1 * 1 * 2 * 2 * 1 * 2 * 2 * 2 * 1 * 2);
     expect(Number(SUMMARY.exec(lastLine(r.stdout))?.[1])).toBe(n);
     const names = r.stdout.split('\n').filter((l) => /^ {4}sage_/.test(l)).map((l) => l.trim().split(/\s+/)[0]!);

@@ -37,18 +37,19 @@ const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8'
 
 /**
  * Size of the product: every axis in AXIS_ORDER multiplies (flushKeys is chosen per candidate, not
- * multiplied), except producer and rowSums, which only the wgmma form varies (the mma.sync forms take
- * true and "alu").
+ * multiplied), except producer, rowSums and polyExp2, which only the wgmma form varies (the mma.sync
+ * forms take true, "alu" and 0).
  */
+const WGMMA_ONLY = ['producer', 'rowSums', 'polyExp2'] as const;
 const productSize = (axes: SpaceAxes) =>
-  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length : 1), 0) *
-  AXIS_ORDER.filter((a) => a !== 'pv' && a !== 'producer' && a !== 'rowSums').reduce((n, a) => n * axes[a].length, 1);
+  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length * axes.polyExp2.length : 1), 0) *
+  AXIS_ORDER.filter((a) => a !== 'pv' && !(WGMMA_ONLY as readonly string[]).includes(a)).reduce((n, a) => n * axes[a].length, 1);
 
 /** The axis tuples of the product nested in AXIS_ORDER, first axis outermost, written independently of the code. */
 function cartesian(axes: SpaceAxes): Record<string, unknown>[] {
   let rows: Record<string, unknown>[] = [{}];
   const values = (axis: (typeof AXIS_ORDER)[number], row: Record<string, unknown>): readonly unknown[] =>
-    row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axes[axis];
+    row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axis === 'polyExp2' ? [0] : axes[axis];
   for (const axis of AXIS_ORDER) rows = rows.flatMap((row) => values(axis, row).map((v) => ({ ...row, [axis]: v })));
   return rows;
 }
@@ -281,6 +282,26 @@ describe('wgmma candidates (sm_90a)', () => {
     expect(new Set(wgmma.map((c) => c.point.rowSums))).toEqual(new Set(['tensor', 'alu', 'tensor-shared']));
     expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.point.rowSums === 'alu')).toBe(true);
     expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.input.mma === undefined)).toBe(true);
+    // polyExp2 is [0] by default: no wgmma candidate moves exponentials to the FMA pipe
+    expect(wgmma.every((c) => c.point.polyExp2 === 0 && !('polyExp2Every' in c.input.pv))).toBe(true);
+  });
+
+  it('the polyExp2 axis, when asked, multiplies the wgmma candidates only, each named e<n>', () => {
+    const axes = { pv: ['wgmma', 'm16n8k16'] as const, polyExp2: [0, 16], rowSums: ['tensor'] as const, producer: [false] };
+    const space = searchSpace({ archs: ['sm_90a'], headDims: [64], axes: { ...axes, pv: [...axes.pv], rowSums: [...axes.rowSums] } });
+    const wg = space.filter((c) => c.point.pv === 'wgmma');
+    const sync = space.filter((c) => c.point.pv !== 'wgmma');
+    expect(wg.filter((c) => c.point.polyExp2 === 16)).toHaveLength(wg.length / 2);
+    for (const c of wg) {
+      expect(c.name.endsWith('e16')).toBe(c.point.polyExp2 === 16);
+      expect((c.input.pv as { polyExp2Every?: number }).polyExp2Every).toBe(c.point.polyExp2 === 16 ? 16 : undefined);
+    }
+    expect(sync.every((c) => c.point.polyExp2 === 0)).toBe(true);
+    expect(space).toHaveLength(productSize(resolveAxes('sm_90a', { ...axes, pv: [...axes.pv], rowSums: [...axes.rowSums] })));
+    // a value the spec refuses is pruned with its rule, not dropped
+    const { pruned } = prune(searchSpace({ archs: ['sm_90a'], headDims: [64], axes: { pv: ['wgmma'], polyExp2: [65] } }));
+    expect(pruned.length).toBeGreaterThan(0);
+    expect(pruned.every((p) => p.reasons.some((r) => r.field === 'pv.polyExp2Every' && r.value === 65))).toBe(true);
   });
 
   it('kept: the WGMMA_SHAPES the default axes reach × stages and schedule × both foldDequant and the three rowSums settings, per head dim and causal flag', () => {
