@@ -52,6 +52,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -412,6 +413,13 @@ using Clock = std::chrono::steady_clock;
 
 double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+/* The median, as Python's statistics.median. */
+double median(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  const size_t n = x.size();
+  return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2.0;
+}
+
 /* Warm-up (at least 3 calls and warmupMs), then calls timed one by one with CUDA events until at
  * least 5 of them and 100 ms of GPU time; the median. `call(i)` runs the i-th call. */
 template <typename F>
@@ -439,9 +447,7 @@ double medianMs(F call, double warmupMs) {
   }
   cudaEventDestroy(a);
   cudaEventDestroy(b);
-  std::sort(times.begin(), times.end());
-  const size_t n = times.size();
-  return n % 2 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2.0;  // as statistics.median
+  return median(std::move(times));
 }
 
 /* Operations of one forward, as runtime/bench/shapes.py attention_ops counts them. */
@@ -785,12 +791,6 @@ std::string namesJson(const std::vector<const Candidate*>& members) {
   return s + "]";
 }
 
-double median(std::vector<double> x) {
-  std::sort(x.begin(), x.end());
-  const size_t n = x.size();
-  return n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2.0;
-}
-
 int dryRun(const Options& o, const std::vector<Candidate>& mine, const Previous& prev) {
   for (const auto& c : mine) {
     std::vector<int64_t> toTime;
@@ -854,6 +854,59 @@ int selfTest() {
                 .raw("unwritten", acc(unwritten))
                 .text());
   return ok ? 0 : 1;
+}
+
+/* The refinement: each bucket's close candidates (refinePlan, on what the results file holds now)
+ * timed again in interleaved rounds; their records appended with the medians and a "refined" member. */
+void refine(const Options& o, const std::vector<Candidate>& mine, size_t l2Bytes, ResultsFile& out,
+            const std::function<std::string(const sgjson::ObjectWriter&)>& record) {
+  for (const RefineBucket& b : refinePlan(o, mine, readPrevious(o.out))) {
+    const size_t n = b.members.size();
+    if (!b.done) {
+      std::vector<std::vector<Timing>> rounds(n);
+      for (int r = 0; r < o.refineRounds; ++r)
+        for (size_t k = 0; k < n; ++k) {
+          const size_t m = (k + static_cast<size_t>(r)) % n;  // each round starts one further on
+          rounds[m].push_back(timing(*b.members[m], b.seq, l2Bytes, o.warmupMs));
+        }
+      // All of a bucket's records at the end, so a killed bucket is timed again from its first round.
+      for (size_t m = 0; m < n; ++m) {
+        std::vector<double> kernel, whole;
+        std::string wholeRounds = "[";
+        for (const Timing& t : rounds[m]) {
+          kernel.push_back(t.kernelMs);
+          whole.push_back(t.wholeMs);
+          wholeRounds += (wholeRounds.size() > 1 ? ", " : "") + sgjson::number(t.wholeTops);
+        }
+        const double ops = attentionOps(b.members[m]->shape(kTimeBatch, kTimeHeads, b.seq));
+        const double kernelMs = median(kernel), wholeMs = median(whole);
+        const std::string line = record(sgjson::ObjectWriter()
+                                            .str("name", b.members[m]->name)
+                                            .integer("seq", b.seq)
+                                            .str("kind", "timing")
+                                            .num("kernel_ms", kernelMs)
+                                            .num("whole_ms", wholeMs)
+                                            .num("kernel_tops", ops / (kernelMs / 1e3) / 1e12)
+                                            .num("whole_tops", ops / (wholeMs / 1e3) / 1e12)
+                                            .num("warmup_ms", o.warmupMs)
+                                            .raw("refined", sgjson::ObjectWriter()
+                                                                .integer("rounds", o.refineRounds)
+                                                                .integer("candidates", static_cast<long long>(n))
+                                                                .num("margin", o.refineMargin)
+                                                                .raw("whole_tops_rounds", wholeRounds + "]")
+                                                                .text()));
+        out.append(line);
+        if (o.events) emitEvent(sgjson::ObjectWriter().str("event", "record").boolean("resumed", false).raw("record", line).text());
+      }
+    }
+    if (o.events)
+      emitEvent(sgjson::ObjectWriter().str("event", "refine").str("group", b.group).integer("seq", b.seq).raw("candidates", namesJson(b.members))
+                    .integer("rounds", o.refineRounds).boolean("resumed", b.done).text());
+    else
+      std::printf("refined %s N=%lld: %zu candidates within %.0f%% of the fastest, %d interleaved rounds%s\n", b.group.c_str(), static_cast<long long>(b.seq), n,
+                  o.refineMargin * 100, o.refineRounds, b.done ? " (in the results file already)" : "");
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace
@@ -991,52 +1044,6 @@ int main(int argc, char** argv) {
   if (o.refineRounds == 0) return 0;
 
   // Refinement, on everything the results file holds now (this run's records and earlier ones).
-  for (const RefineBucket& b : refinePlan(o, mine, readPrevious(o.out))) {
-    const size_t n = b.members.size();
-    if (!b.done) {
-      std::vector<std::vector<Timing>> rounds(n);
-      for (int r = 0; r < o.refineRounds; ++r)
-        for (size_t k = 0; k < n; ++k) {
-          const size_t m = (k + static_cast<size_t>(r)) % n;  // each round starts one further on
-          rounds[m].push_back(timing(*b.members[m], b.seq, static_cast<size_t>(prop.l2CacheSize), o.warmupMs));
-        }
-      // All of a bucket's records at the end, so a killed bucket is timed again from its first round.
-      for (size_t m = 0; m < n; ++m) {
-        std::vector<double> kernel, whole;
-        std::string wholeRounds = "[";
-        for (const Timing& t : rounds[m]) {
-          kernel.push_back(t.kernelMs);
-          whole.push_back(t.wholeMs);
-          wholeRounds += (wholeRounds.size() > 1 ? ", " : "") + sgjson::number(t.wholeTops);
-        }
-        const double ops = attentionOps(b.members[m]->shape(kTimeBatch, kTimeHeads, b.seq));
-        const double kernelMs = median(kernel), wholeMs = median(whole);
-        const std::string line = record(sgjson::ObjectWriter()
-                                            .str("name", b.members[m]->name)
-                                            .integer("seq", b.seq)
-                                            .str("kind", "timing")
-                                            .num("kernel_ms", kernelMs)
-                                            .num("whole_ms", wholeMs)
-                                            .num("kernel_tops", ops / (kernelMs / 1e3) / 1e12)
-                                            .num("whole_tops", ops / (wholeMs / 1e3) / 1e12)
-                                            .num("warmup_ms", o.warmupMs)
-                                            .raw("refined", sgjson::ObjectWriter()
-                                                                .integer("rounds", o.refineRounds)
-                                                                .integer("candidates", static_cast<long long>(n))
-                                                                .num("margin", o.refineMargin)
-                                                                .raw("whole_tops_rounds", wholeRounds + "]")
-                                                                .text()));
-        out.append(line);
-        if (o.events) emitEvent(sgjson::ObjectWriter().str("event", "record").boolean("resumed", false).raw("record", line).text());
-      }
-    }
-    if (o.events)
-      emitEvent(sgjson::ObjectWriter().str("event", "refine").str("group", b.group).integer("seq", b.seq).raw("candidates", namesJson(b.members))
-                    .integer("rounds", o.refineRounds).boolean("resumed", b.done).text());
-    else
-      std::printf("refined %s N=%lld: %zu candidates within %.0f%% of the fastest, %d interleaved rounds%s\n", b.group.c_str(), static_cast<long long>(b.seq), n,
-                  o.refineMargin * 100, o.refineRounds, b.done ? " (in the results file already)" : "");
-    std::fflush(stdout);
-  }
+  refine(o, mine, static_cast<size_t>(prop.l2CacheSize), out, record);
   return 0;
 }
