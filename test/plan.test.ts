@@ -189,7 +189,7 @@ describe('query quantization blocks', () => {
   };
   it('per-warp and per-thread scales: one block per warp band of warpQ rows', () => {
     for (const [granularity, groupsPerWarp] of [['per-warp', 1], ['per-thread', 8]] as const) {
-      for (const [warpQ, warps] of [[16, 8], [32, 4]]) {
+      for (const [warpQ, warps] of [[16, 8], [32, 4]] as const) {
         const plan = planOf(granularity, warpQ, warps, 128);
         expect(plan.quant.qQuantRows).toBe(warpQ);
         expect(plan.quant.qQuantGroups).toBe(groupsPerWarp);
@@ -344,7 +344,7 @@ describe('wgmma plan', () => {
     expect([order(64, false).consumers, order(64, false).consumerOrder]).toEqual([1, 'free']);
     const twoFull = parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }), (s) => {
       Object.assign(s.tiling, { ctaQ: 128, warps: 8, minBlocksPerSm: 1, stages: 3, overlapQk: true, producer: undefined });
-      delete s.pv.rowSums;
+      if (s.pv.instruction === 'wgmma.e4m3') delete s.pv.rowSums;
     }));
     expect([planKernel(twoFull).wgmma!.consumers, planKernel(twoFull).wgmma!.consumerOrder]).toEqual([2, 'stagger']);
     const twoCausal = parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' }), (s) =>
@@ -390,7 +390,7 @@ describe('wgmma plan', () => {
     const spec = (tiling: object) =>
       parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }), (s) => {
         Object.assign(s.tiling, tiling);
-        delete s.pv.rowSums;  // FADD sums: with the ones rows one consumer × 3 blocks does not fit the SM's shared memory
+        if (s.pv.instruction === 'wgmma.e4m3') delete s.pv.rowSums;  // FADD sums: with the ones rows one consumer × 3 blocks does not fit the SM's shared memory
       }));
     const three = planKernel(spec({ ctaQ: 64, warps: 4, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false }));
     // 65536 / (3 × 128) = 170.7 → 168 in steps of 8; no setmaxnreg split
