@@ -407,6 +407,15 @@ async function selectToFile(files: string[], out: string): Promise<void> {
   await writeOutFile(out, JSON.stringify(config, null, 2) + '\n');
   const entries = config.targets.flatMap((t) => t.entries);
   process.stdout.write(`wrote ${out}: ${config.targets.length} target(s), ${entries.length} entries\n`);
+  // What the interleaved re-timings changed: the picks of the sweep's single timings beside them.
+  const refined = records.filter((r) => r.kind === 'timing' && r.refined);
+  if (refined.length) {
+    const sweepOnly = selectConfig(records.filter((r) => !(r.kind === 'timing' && r.refined)));
+    const key = (t: { gpu: string; arch: string }, e: (typeof entries)[number]) => [t.gpu, t.arch, e.headDim, e.causal, e.dtype, e.measuredSeq].join('|');
+    const before = new Map(sweepOnly.targets.flatMap((t) => t.entries.map((e) => [key(t, e), e.winner.name] as const)));
+    const changed = config.targets.flatMap((t) => t.entries.filter((e) => before.get(key(t, e)) !== e.winner.name));
+    process.stdout.write(`${refined.length} refined timing(s): ${changed.length} of ${entries.length} pick(s) differ from the sweep's single timings\n`);
+  }
 }
 
 // The tile axes' defaults are the same for every arch (autotune/space.ts defaultAxes); only P·V differs.

@@ -148,6 +148,10 @@ describe('autotune --measure driver (fake runner)', () => {
       const sweepOnly = records.filter((r) => !(r.kind === 'timing' && r.refined));
       for (const e of selectConfig(sweepOnly).targets[0]!.entries) expect(e.winner.name).toBe(candidates[4]!.name);
       for (const e of selectConfig(records).targets[0]!.entries) expect(e.winner.name, `${gpus} GPU(s)`).toBe(candidates[1]!.name);
+      // --select says what the refinement changed
+      const selected = await runCli(['autotune', '--select', out, '--out', path.join(dir, 'tuned.json')], dir);
+      expect(selected.exitCode, selected.stderr).toBe(0);
+      expect(selected.stdout).toContain(`${refinedKeys.length} refined timing(s): 2 of 2 pick(s) differ from the sweep's single timings`);
       // a rerun finds the refinement done too: nothing measured, nothing appended
       const before = readFileSync(out, 'utf8');
       await run();
