@@ -600,6 +600,16 @@ bool parseInt(const std::string& s, long long min, long long* out) {
   return true;
 }
 
+/* A whole decimal number (strtod's syntax), nothing after it. */
+bool parseDouble(const std::string& s, double* out) {
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(s.c_str(), &end);
+  if (s.empty() || errno || *end) return false;
+  *out = x;
+  return true;
+}
+
 Options parseArgs(int argc, char** argv) {
   Options o;
   std::vector<std::string> positional;
@@ -636,10 +646,8 @@ Options parseArgs(int argc, char** argv) {
       o.shards = static_cast<int>(n);
     } else if (a == "--warmup-ms") {
       const std::string s = next();
-      char* end = nullptr;
-      errno = 0;
-      const double ms = std::strtod(s.c_str(), &end);
-      if (s.empty() || errno || *end || !(ms >= 0.0 && ms <= 60000.0)) usage("--warmup-ms = \"%s\": must be milliseconds from 0 to 60000", s.c_str());
+      double ms;
+      if (!parseDouble(s, &ms) || !(ms >= 0.0 && ms <= 60000.0)) usage("--warmup-ms = \"%s\": must be milliseconds from 0 to 60000", s.c_str());
       o.warmupMs = ms;
     } else if (a == "--refine-rounds") {
       const std::string s = next();
@@ -651,10 +659,8 @@ Options parseArgs(int argc, char** argv) {
       o.refineMax = static_cast<int>(v);
     } else if (a == "--refine-margin") {
       const std::string s = next();
-      char* end = nullptr;
-      errno = 0;
-      const double m = std::strtod(s.c_str(), &end);
-      if (s.empty() || errno || *end || !(m > 0.0 && m <= 0.5)) usage("--refine-margin = \"%s\": must be a fraction above 0 and at most 0.5 (0.05: within 5%% of the fastest)", s.c_str());
+      double m;
+      if (!parseDouble(s, &m) || !(m > 0.0 && m <= 0.5)) usage("--refine-margin = \"%s\": must be a fraction above 0 and at most 0.5 (0.05: within 5%% of the fastest)", s.c_str());
       o.refineMargin = m;
     } else if (a == "--events") {
       o.events = true;
