@@ -613,7 +613,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           // INT8 rows are D bytes; FP8 Vᵀ rows are ctaK keys of one byte.
           qkOperand: swizzledOperand(D),
           vOperand: swizzledOperand(t.ctaK),
-          consumerOrder: consumers >= 2 && !spec.causal ? 'stagger' : 'free',
+          consumerOrder: consumers === 2 && !spec.causal ? 'stagger' : 'free',
           staggerFirstBarrier: STAGGER_FIRST_BARRIER,
           queryQuant,
         }

@@ -69,7 +69,7 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       expect(plan.wgmma!.producerWarpgroups, v.name).toBe(0);  // every default is producerless now
       expect(plan.wgmma!.consumers, v.name).toBe(plan.headDim === 128 && !plan.causal ? 3 : 1);
       expect(ptx).not.toContain('mma.sync.aligned');
-      // several consumers stagger (each but the last arrives at a named barrier) only when not causal
+      // two consumers stagger (consumer 0 arrives at a named barrier) only when not causal
       expect(ptx.includes('bar.arrive'), v.name).toBe(plan.wgmma!.consumerOrder === 'stagger');
       const cu = readFileSync(path.join(out, v.source), 'utf8');
       expect(cu).toContain(plan.wgmma!.qkOperand.tmaSwizzle);

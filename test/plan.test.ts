@@ -335,11 +335,11 @@ describe('wgmma plan', () => {
   it('mma.sync plans carry no wgmma part', () => {
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).wgmma).toBeNull();
   });
-  it('several consumers stagger when not causal, else run free; one consumer always runs free', () => {
+  it('two consumers stagger when not causal (measured +4–6%), else run free; one consumer always runs free', () => {
     const order = (headDim: 64 | 128, causal: boolean) =>
       planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }))).wgmma!;
-    // the defaults: three consumers (non-causal D=128, staggered) or one
-    expect([order(128, false).consumers, order(128, false).consumerOrder]).toEqual([3, 'stagger']);
+    // the defaults: three consumers (non-causal D=128) or one; none staggers
+    expect([order(128, false).consumers, order(128, false).consumerOrder]).toEqual([3, 'free']);
     expect([order(128, true).consumers, order(128, true).consumerOrder]).toEqual([1, 'free']);
     expect([order(64, false).consumers, order(64, false).consumerOrder]).toEqual([1, 'free']);
     const twoFull = parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }), (s) => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Session 2026-12-06 (15), part 2: ncu of the D=128 N=8192 non-causal fp16 attention kernel, main's
-# tuned set (.carry/s/cur) against the staggered three-consumer start (.carry/s/st), and main's
+# tuned set (.carry/s/cur), and main's
 # D=64 kernel: pipe use (tensor, MUFU), issue, warp stalls.
 #   bash results/wgmma/stagger3/device2.sh OUTDIR
 set -uo pipefail
@@ -14,5 +14,4 @@ prof() {  # name lib head_dim
   echo "== $1"; grep -E "Duration|Issue Slots Busy|No Eligible|gmma_cycles|pipe_xu|inst_executed.sum|Warp Cycles Per Issued|Stall" "$out/ncu-$1.txt" | head -14
 }
 prof cur-d128 cur 128
-prof st-d128 st 128
 prof cur-d64 cur 64
