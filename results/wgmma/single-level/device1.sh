@@ -15,4 +15,4 @@ timeout 150 python3 runtime/bench/ab.py --rounds 5 --reps 15 --lib .carry/s/cur 
 for n in cur sgl; do
   timeout 60 python3 results/wgmma/single-level/accuracy_long.py --lib .carry/s/$n/lib/libsagegen.so --out "$out/acc-$n.json" 2>&1 | tail -4
 done
-timeout 150 python3 runtime/test/gpu_check.py --lib .carry/s/defsgl/lib/libsagegen.so --label single-level-defaults --out "$out/checks-defsgl.json" 2>&1 | grep -E "FAIL|passed|failed" | tail -6
+timeout 110 python3 runtime/test/gpu_check.py --lib .carry/s/defsgl/lib/libsagegen.so --label single-level-defaults --out "$out/checks-defsgl.json" 2>&1 | grep -E "FAIL|passed|failed" | tail -6
