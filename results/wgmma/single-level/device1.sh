@@ -11,8 +11,8 @@ out="${1:?OUTDIR}"; mkdir -p "$out"
 [ -f .carry/c.tgz ] && tar xzf .carry/c.tgz -C .carry
 export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv
-timeout 150 python3 runtime/bench/ab.py --rounds 5 --reps 15 --lib .carry/s/cur --lib .carry/s/sgl --head-dims 128,64 --seqs 8192,32768 --causal false --out "$out/ab-sgl.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
+timeout 120 python3 runtime/bench/ab.py --rounds 4 --reps 15 --lib .carry/s/cur --lib .carry/s/sgl --head-dims 128,64 --seqs 8192,32768 --causal false --out "$out/ab-sgl.json" 2>&1 | grep -A2 "^D=" | grep -v "^--"
 for n in cur sgl; do
-  timeout 60 python3 results/wgmma/single-level/accuracy_long.py --lib .carry/s/$n/lib/libsagegen.so --out "$out/acc-$n.json" 2>&1 | tail -4
+  timeout 60 python3 results/wgmma/single-level/accuracy_long.py --seqs 32768 --lib .carry/s/$n/lib/libsagegen.so --out "$out/acc-$n.json" 2>&1 | tail -4
 done
-timeout 110 python3 runtime/test/gpu_check.py --lib .carry/s/defsgl/lib/libsagegen.so --label single-level-defaults --out "$out/checks-defsgl.json" 2>&1 | grep -E "FAIL|passed|failed" | tail -6
+timeout 80 python3 runtime/test/gpu_check.py --quick --lib .carry/s/defsgl/lib/libsagegen.so --label single-level-defaults --out "$out/checks-defsgl.json" 2>&1 | grep -E "FAIL|passed|failed" | tail -6
