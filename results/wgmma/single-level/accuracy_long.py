@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Accuracy of one sagegen library at long N against an fp32 SDPA reference (cos, rel L1, RMSE,
-non-finite count), Gaussian inputs and Gaussian with a K bias (the case smoothing exists for).
+"""Accuracy of one sagegen library at long N against an fp32 SDPA reference (gpu_check's metrics:
+cos, rel L1, RMSE, NaN/Inf counts), Gaussian inputs and Gaussian with a K bias (the case smoothing exists for).
 
-    python3 results/wgmma/single-level/accuracy_long.py --lib .carry/s/cur --out acc-cur.json
+    python3 results/wgmma/single-level/accuracy_long.py --lib .carry/s/cur/lib/libsagegen.so --out acc-cur.json
 """
 import argparse
 import datetime
@@ -11,11 +11,10 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "runtime", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "runtime", "test"))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-import sagegen  # noqa: E402
-from sagegen import _lib  # noqa: E402
+from gpu_check import output_metrics, sagegen, _lib  # noqa: E402  (the checks' metrics: nan/inf counted, cos, rel L1, RMSE)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--lib", required=True)
@@ -34,13 +33,9 @@ for n in [int(x) for x in args.seqs.split(",")]:
         o = torch.full_like(q, float("nan"), dtype=torch.float16)
         sagegen.sageattn(q.half(), k.half(), v.half(), tensor_layout="HND", out=o)
         torch.cuda.synchronize()
-        od = o.double()
-        nonfinite = int((~torch.isfinite(od)).sum())
-        cos = float(F.cosine_similarity(od.flatten(), ref.flatten(), dim=0))
-        rel_l1 = float((od - ref).abs().sum() / ref.abs().sum())
-        rmse = float(((od - ref) ** 2).mean().sqrt())
-        rows.append({"seq": n, "dist": dist, "cos": cos, "rel_l1": rel_l1, "rmse": rmse, "nonfinite": nonfinite})
-        print(f"{args.lib} N={n} {dist}: cos {cos:.6f} rel_l1 {rel_l1:.5f} rmse {rmse:.5f} nonfinite {nonfinite}")
+        m = output_metrics(o, ref)
+        rows.append({"seq": n, "dist": dist, **m})
+        print(f"{args.lib} N={n} {dist}: cos {m['cos']:.6f} rel_l1 {m['rel_l1']:.5f} rmse {m['rmse']:.5f} nan {m['nan']} inf {m['inf']}")
 json.dump({"device": torch.cuda.get_device_name(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
            "commit": os.environ.get("SAGEGEN_COMMIT", "unknown"), "command": " ".join(sys.argv), "lib": args.lib,
            "shape": "B=1 H=8 D=128 fp16 HND non-causal", "rows": rows}, open(args.out, "w"), indent=1)
