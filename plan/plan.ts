@@ -13,7 +13,7 @@ import {
   type ArchCapability,
   type InstructionName,
 } from '../dsl/capabilities.js';
-import { instructionsOf, SpecError, variantName, type AttentionSpec, type SpecIssue } from '../dsl/spec.js';
+import { instructionsOf, SpecError, variantName, type AttentionSpec, type RowMax, type SpecIssue } from '../dsl/spec.js';
 
 /** A shared-memory tile stored as rows of 16-byte chunks with an XOR swizzle so ldmatrix is conflict-free. */
 export interface SmemTile {
@@ -244,6 +244,8 @@ export interface WgmmaPlan {
   sharedOnes: { offset: number; bytes: number } | null;
   /** Ones rows after each stage's Vᵀ rows (pv.rowSums "tensor": rowSumColumns), else 0. */
   onesRowsPerStage: number;
+  /** pv.rowMax: the row maximum of unmasked tiles by FMNMX on the scores, or by VIMNMX3 on the raw biased accumulators. */
+  rowMax: RowMax;
   /** pv.polyExp2Every: exponential i of a thread's tile (0-based) is a polynomial on the FMA pipe when i mod n = n − 1; 0: none. */
   polyExp2Every: number;
   /** Shared-memory layout of the INT8 Q and K tiles (rows of D bytes) and of the FP8 Vᵀ tiles (rows of ctaK keys). */
@@ -607,6 +609,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           sharedOnes,
           onesRowsPerStage,
           polyExp2Every: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.polyExp2Every ?? 0) : 0,
+          rowMax: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.rowMax ?? 'fmnmx') : 'fmnmx',
           barrierOffset,
           stageCounterOffset,
           scoreBiasOffset,

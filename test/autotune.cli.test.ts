@@ -113,6 +113,16 @@ describe('sagegen autotune --dry-run', () => {
     for (const bad of ['-1', 'x', '1.5']) expect(expectUserError(await sagegen([...args, '--poly-exp2', bad, '--dry-run']))).toMatch(/--poly-exp2 = "/);
   });
 
+  it('--row-max adds the wgmma row-maximum axis (VIMNMX3 names end in "m3"); a bad value names the flag', async () => {
+    const args = ['autotune', '--arch', 'sm_90a', '--headdim', '64', '--pv', 'wgmma', '--warp-q', '16', '--cta-k', '128', '--warps', '4', '--min-blocks', '2', '--stages', '2', '--overlap-qk', 'false', '--producer', 'false', '--granularity', 'per-warp', '--fold-dequant', 'true', '--row-sums', 'tensor'];
+    const both = await sagegen([...args, '--row-max', 'fmnmx,vimnmx3', '--dry-run']);
+    expect(both.exitCode, both.stderr).toBe(0);
+    expect(lastLine(both.stdout)).toBe('2 candidates, 2 kept, 0 pruned');
+    expect(both.stdout).toMatch(/^ {4}sage_sm90a_d64_fp16_full_wgmma_q64k128w16x4s2b2c_qkpwsmf_pvwg8p448v448m3\b/m);
+    expect(both.stdout).toMatch(/^ {4}sage_sm90a_d64_fp16_full_wgmma_q64k128w16x4s2b2c_qkpwsmf_pvwg8p448v448\b/m);
+    expect(expectUserError(await sagegen([...args, '--row-max', 'fmax', '--dry-run']))).toMatch(/--row-max/);
+  });
+
   it('axis overrides (--warp-q, --cta-k, --stages, --pv, --granularity) narrow the space to their product', async () => {
     const r = await sagegen([
       'autotune', '--arch', 'sm_90a', '--headdim', '128', '--dry-run',

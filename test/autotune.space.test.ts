@@ -37,19 +37,19 @@ const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8'
 
 /**
  * Size of the product: every axis in AXIS_ORDER multiplies (flushKeys is chosen per candidate, not
- * multiplied), except producer, rowSums and polyExp2, which only the wgmma form varies (the mma.sync
- * forms take true, "alu" and 0).
+ * multiplied), except producer, rowSums, polyExp2 and rowMax, which only the wgmma form varies (the
+ * mma.sync forms take true, "alu", 0 and "fmnmx").
  */
-const WGMMA_ONLY = ['producer', 'rowSums', 'polyExp2'] as const;
+const WGMMA_ONLY = ['producer', 'rowSums', 'polyExp2', 'rowMax'] as const;
 const productSize = (axes: SpaceAxes) =>
-  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length * axes.polyExp2.length : 1), 0) *
+  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length * axes.polyExp2.length * axes.rowMax.length : 1), 0) *
   AXIS_ORDER.filter((a) => a !== 'pv' && !(WGMMA_ONLY as readonly string[]).includes(a)).reduce((n, a) => n * axes[a].length, 1);
 
 /** The axis tuples of the product nested in AXIS_ORDER, first axis outermost, written independently of the code. */
 function cartesian(axes: SpaceAxes): Record<string, unknown>[] {
   let rows: Record<string, unknown>[] = [{}];
   const values = (axis: (typeof AXIS_ORDER)[number], row: Record<string, unknown>): readonly unknown[] =>
-    row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axis === 'polyExp2' ? [0] : axes[axis];
+    row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axis === 'polyExp2' ? [0] : axis === 'rowMax' ? ['fmnmx'] : axes[axis];
   for (const axis of AXIS_ORDER) rows = rows.flatMap((row) => values(axis, row).map((v) => ({ ...row, [axis]: v })));
   return rows;
 }
@@ -284,6 +284,22 @@ describe('wgmma candidates (sm_90a)', () => {
     expect(all.filter((c) => c.point.pv !== 'wgmma').every((c) => c.input.mma === undefined)).toBe(true);
     // polyExp2 is [0] by default: no wgmma candidate moves exponentials to the FMA pipe
     expect(wgmma.every((c) => c.point.polyExp2 === 0 && !('polyExp2Every' in c.input.pv))).toBe(true);
+    // rowMax is ["fmnmx"] by default: the spec keeps its default (no rowMax field, no m3 in the name)
+    expect(all.every((c) => c.point.rowMax === 'fmnmx' && !('rowMax' in c.input.pv) && !c.name.endsWith('m3'))).toBe(true);
+  });
+
+  it('the rowMax axis, when asked, multiplies the wgmma candidates only, each "vimnmx3" named m3', () => {
+    const axes = { pv: ['wgmma', 'm16n8k16'] as const, rowMax: ['fmnmx', 'vimnmx3'] as const, rowSums: ['tensor'] as const, producer: [false] };
+    const resolved = { ...axes, pv: [...axes.pv], rowMax: [...axes.rowMax], rowSums: [...axes.rowSums] };
+    const space = searchSpace({ archs: ['sm_90a'], headDims: [64], axes: resolved });
+    const wg = space.filter((c) => c.point.pv === 'wgmma');
+    expect(wg.filter((c) => c.point.rowMax === 'vimnmx3')).toHaveLength(wg.length / 2);
+    for (const c of wg) {
+      expect(c.name.endsWith('m3')).toBe(c.point.rowMax === 'vimnmx3');
+      expect((c.input.pv as { rowMax?: string }).rowMax).toBe(c.point.rowMax === 'vimnmx3' ? 'vimnmx3' : undefined);
+    }
+    expect(space.filter((c) => c.point.pv !== 'wgmma').every((c) => c.point.rowMax === 'fmnmx')).toBe(true);
+    expect(space).toHaveLength(productSize(resolveAxes('sm_90a', resolved)));
   });
 
   it('the polyExp2 axis, when asked, multiplies the wgmma candidates only, each named e<n>', () => {

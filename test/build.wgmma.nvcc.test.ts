@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { build, planAll, type BuildManifest } from '../build/build.js';
 import { defaultSpecInput } from '../dsl/builder.js';
-import { parseSpec } from '../dsl/spec.js';
+import { parseSpec, variantName } from '../dsl/spec.js';
 import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
 
 describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causal and not)', () => {
@@ -81,6 +81,47 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       expect(plan.quant.queryInAttention, v.name).toBe(inKernel);
       expect(/bar\.sync\s+%r\d+, 128;/.test(ptx), v.name).toBe(inKernel);
       expect(ptx.includes('fence.proxy.async.shared::cta'), v.name).toBe(inKernel || plan.wgmma!.rowSumColumns > 0);
+    }
+  });
+});
+
+describeNvcc('build() of pv.rowMax "vimnmx3" (sm_90a D=64 causal, the dequantization folded into exp2 and not)', () => {
+  // The tuned D=64 block; causal, so both the masked (float max) and unmasked (VIMNMX3) tiles are built.
+  const input = (foldDequant: boolean, rowMax?: 'vimnmx3') => ({
+    arch: 'sm_90a', mma: 'wgmma', headDim: 64, causal: true, dtype: 'fp16', layout: 'HND',
+    tiling: { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4, stages: 2, minBlocksPerSm: 3, overlapQk: false, producer: false },
+    qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant },
+    pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, ...(rowMax ? { rowMax } : {}) },
+  });
+  const specs = [true, false].flatMap((fold) => [parseSpec(input(fold)), parseSpec(input(fold, 'vimnmx3'))]);
+  let tmp = '';
+  let out = '';
+  let manifest: BuildManifest;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-wgmma-rowmax-'));
+    out = path.join(tmp, 'out');
+    manifest = await build({ specs, outDir: out, jobs: 2, nvcc: requireNvcc() });
+  }, 600_000);
+  afterAll(() => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('compiles without spills; the unmasked step trades its 64 float maxima for 62 integer ones (ptxas fuses them in pairs into VIMNMX3)', () => {
+    expect(manifest.variants).toHaveLength(4);
+    const maxCounts = (spec: (typeof specs)[number]) => {
+      const v = manifest.variants.find((x) => x.name === variantName(spec))!;
+      for (const e of v.ptxas) expect([e.spillStoreBytes, e.spillLoadBytes], `${v.name} ${e.kernel}`).toEqual([0, 0]);
+      const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
+      return { s32: ptx.match(/\bmax\.s32\b/g)?.length ?? 0, f32: ptx.match(/\bmax\.f32\b/g)?.length ?? 0 };
+    };
+    for (const [plainSpec, int3Spec] of [[specs[0]!, specs[1]!], [specs[2]!, specs[3]!]]) {
+      const plain = maxCounts(plainSpec);
+      const int3 = maxCounts(int3Spec);
+      // a row: max() of its first pair, then 15 __vimax3_s32 of two PTX max.s32 each = 31; two rows
+      expect(int3.s32 - plain.s32, variantName(int3Spec)).toBe(62);
+      // the float chain of the unmasked step (32 fmaxf a row) is gone; the masked step keeps its own
+      expect(plain.f32 - int3.f32, variantName(int3Spec)).toBe(64);
     }
   });
 });

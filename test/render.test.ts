@@ -240,6 +240,32 @@ describe('other variants', () => {
     expect(sync).toMatch(/_descriptor = \{\n    "sage_sm90a_[^"]+", 90, true, 128, 0, false,\n    0, &/);
   });
 
+  it('pv.rowMax "vimnmx3": VIMNMX3 over the raw biased accumulators on unmasked tiles, the float max on masked ones; "fmnmx" keeps the float max everywhere', () => {
+    const input = (foldDequant: boolean, rowMax?: string) => ({
+      arch: 'sm_90a', mma: 'wgmma', headDim: 64, causal: true, dtype: 'fp16', layout: 'HND',
+      tiling: { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4, stages: 2, minBlocksPerSm: 3, overlapQk: false, producer: false },
+      qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant },
+      pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, ...(rowMax === undefined ? {} : { rowMax }) },
+    });
+    const floatMax = 'for (int i = 0; i < kQkAccumulators; ++i) tileMax[(i / 2) % 2] = fmaxf(tileMax[(i / 2) % 2], sc[i]);';
+    for (const foldDequant of [true, false]) {
+      const cu = render(parseSpec(input(foldDequant, 'vimnmx3'))).cu;
+      // rows h: registers 4n + 2h and 4n + 2h + 1 of every group n, the first group by max()
+      expect(cu).toContain('int32_t biasedMax = max(cur[2 * h], cur[2 * h + 1]);');
+      expect(cu).toContain('for (int n = 1; n < kQkAccumulators / 4; ++n) biasedMax = __vimax3_s32(biasedMax, cur[4 * n + 2 * h], cur[4 * n + 2 * h + 1]);');
+      // the float max only in the masked branch, which sees the -inf of masked keys
+      const body = cu.slice(cu.indexOf('float tileMax[2] = {kNegInf, kNegInf};'));
+      expect(body.startsWith(`float tileMax[2] = {kNegInf, kNegInf};\n    if constexpr (decltype(mask)::value) {\n#pragma unroll\n      ${floatMax}\n    } else {`)).toBe(true);
+      // with the dequantization folded into the exp2 the max stays on biased scores; else it is dequantized like sc[]
+      expect(cu).toContain(foldDequant ? 'tileMax[h] = biasedScore(biasedMax);' : 'tileMax[h] = fmaf(biasedScore(biasedMax), dequant, -biasTimesDequant);');
+      expect(cu).toContain(foldDequant ? 'sc[i] = biasedScore(cur[i]);' : 'sc[i] = fmaf(biasedScore(cur[i]), dequant, -biasTimesDequant);');
+      for (const plain of [render(parseSpec(input(foldDequant))).cu, render(parseSpec(input(foldDequant, 'fmnmx'))).cu]) {
+        expect(plain).not.toContain('__vimax3_s32');
+        expect(plain).toContain(`float tileMax[2] = {kNegInf, kNegInf};\n#pragma unroll\n    ${floatMax}`);
+      }
+    }
+  });
+
   it('pv.polyExp2Every: every n-th exponential of a tile by the quadratic, whose printed coefficients give 2^x within 2e-3 over P\'s range', () => {
     const input = (polyExp2Every?: number) => ({
       arch: 'sm_90a', mma: 'wgmma', headDim: 64, causal: false, dtype: 'fp16', layout: 'HND',

@@ -563,6 +563,18 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     // the mma.sync P·V forms have no such field
     expect(() => parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), (s) => Object.assign(s.pv, { polyExp2Every: 8 })))).toThrow(/polyExp2Every/);
   });
+  it('pv.rowMax: "fmnmx" by default, "vimnmx3" named m3 and carried into the plan, wgmma only', () => {
+    const rowMax = (v: unknown) => edited(wgmma(), (s) => Object.assign(s.pv, { rowMax: v }));
+    const int3 = parseSpec(rowMax('vimnmx3'));
+    expect(variantName(int3)).toBe(`${variantName(parseSpec(wgmma()))}m3`);
+    expect(planKernel(int3).wgmma!.rowMax).toBe('vimnmx3');
+    // "fmnmx" and absent are the same kernel, one name
+    expect(variantName(parseSpec(rowMax('fmnmx')))).toBe(variantName(parseSpec(wgmma())));
+    expect(planKernel(parseSpec(wgmma())).wgmma!.rowMax).toBe('fmnmx');
+    expect(() => parseSpec(rowMax('imnmx'))).toThrow(/pv\.rowMax/);
+    // the mma.sync P·V forms have no such field
+    expect(() => parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), (s) => Object.assign(s.pv, { rowMax: 'vimnmx3' })))).toThrow(/rowMax/);
+  });
   it('"tensor-shared" row sums: one ones block for every stage and an m64n8k32 per k32 step beside P·V (N = D)', () => {
     const shared = parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'tensor-shared' })));
     expect(instructionsOf(shared)).toEqual(['wgmma.m64n128k32.s8.s32', 'wgmma.m64n128k32.e4m3.f32', 'wgmma.m64n8k32.e4m3.f32']);
