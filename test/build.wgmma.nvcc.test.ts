@@ -115,7 +115,9 @@ describeNvcc('build() of pv.rowMax "vimnmx3" (sm_90a D=64 causal, the dequantiza
       const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
       return { s32: ptx.match(/\bmax\.s32\b/g)?.length ?? 0, f32: ptx.match(/\bmax\.f32\b/g)?.length ?? 0 };
     };
-    for (const [plainSpec, int3Spec] of [[specs[0]!, specs[1]!], [specs[2]!, specs[3]!]]) {
+    for (const i of [0, 2]) {
+      const plainSpec = specs[i]!;
+      const int3Spec = specs[i + 1]!;
       const plain = maxCounts(plainSpec);
       const int3 = maxCounts(int3Spec);
       // a row: max() of its first pair, then 15 __vimax3_s32 of two PTX max.s32 each = 31; two rows
