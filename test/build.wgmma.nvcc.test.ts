@@ -14,27 +14,35 @@ import { defaultSpecInput } from '../dsl/builder.js';
 import { parseSpec, variantName } from '../dsl/spec.js';
 import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
 
+/** Builds `specs` once into a fresh temp dir for the enclosing describe block (removed after it). */
+function builtOnce(specs: Parameters<typeof build>[0]['specs'], prefix: string): { out: string; manifest: () => BuildManifest } {
+  const state = { tmp: '', out: '', manifest: undefined as BuildManifest | undefined };
+  beforeAll(async () => {
+    state.tmp = mkdtempSync(path.join(os.tmpdir(), prefix));
+    state.out = path.join(state.tmp, 'out');
+    state.manifest = await build({ specs, outDir: state.out, jobs: 2, nvcc: requireNvcc() });
+  }, 600_000);
+  afterAll(() => {
+    if (state.tmp) rmSync(state.tmp, { recursive: true, force: true });
+  });
+  return {
+    get out() {
+      return state.out;
+    },
+    manifest: () => state.manifest!,
+  };
+}
+
 describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causal and not)', () => {
   const specs = [64, 128].flatMap((headDim) =>
     [false, true].map((causal) => parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: headDim as 64 | 128, causal, dtype: 'fp16', mma: 'wgmma' }))),
   );
   const plans = planAll(specs);
-  let tmp = '';
-  let out = '';
-  let manifest: BuildManifest;
-
-  beforeAll(async () => {
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-wgmma-build-'));
-    out = path.join(tmp, 'out');
-    manifest = await build({ specs, outDir: out, jobs: 2, nvcc: requireNvcc() });
-  }, 600_000);
-  afterAll(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  const built = builtOnce(specs, 'sagegen-wgmma-build-');
 
   it('every kernel compiles without spills; the attention kernel launches with the registers its block shape leaves', () => {
-    expect(manifest.variants).toHaveLength(4);
-    for (const v of manifest.variants) {
+    expect(built.manifest().variants).toHaveLength(4);
+    for (const v of built.manifest().variants) {
       const plan = plans.find((p) => p.name === v.name)!;
       for (const e of v.ptxas) expect([e.spillStoreBytes, e.spillLoadBytes], `${v.name} ${e.kernel}`).toEqual([0, 0]);
       const attention = v.ptxas.find((e) => e.kernel === 'attentionKernel')!;
@@ -53,9 +61,9 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
   });
 
   it('the PTX holds the INT8 and the head-dim (+ row sums) FP8 wgmma, TMA, setmaxnreg where a producer is, the operand swizzles of the plan, and no mma.sync', () => {
-    for (const v of manifest.variants) {
+    for (const v of built.manifest().variants) {
       const plan = plans.find((p) => p.name === v.name)!;
-      const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
+      const ptx = readFileSync(path.join(built.out, v.ptx!), 'utf8');
       expect(v.ptxEmbedded).toBe(false);
       expect(ptx).toContain('wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8');
       // P·V's N: the head dim, and 8 row-sum columns more where the defaults sum on the tensor cores
@@ -71,7 +79,7 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       expect(ptx).not.toContain('mma.sync.aligned');
       // two consumers stagger (consumer 0 arrives at a named barrier) only when not causal
       expect(ptx.includes('bar.arrive'), v.name).toBe(plan.wgmma!.consumerOrder === 'stagger');
-      const cu = readFileSync(path.join(out, v.source), 'utf8');
+      const cu = readFileSync(path.join(built.out, v.source), 'utf8');
       expect(cu).toContain(plan.wgmma!.qkOperand.tmaSwizzle);
       expect(plan.wgmma!.qkOperand.rowBytes).toBe(plan.headDim);
       // one-consumer blocks quantize the queries in the prologue of whole calls: their INT8 rows go
@@ -94,25 +102,14 @@ describeNvcc('build() of pv.rowMax "vimnmx3" (sm_90a D=64 causal, the dequantiza
     pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, ...(rowMax ? { rowMax } : {}) },
   });
   const specs = [true, false].flatMap((fold) => [parseSpec(input(fold)), parseSpec(input(fold, 'vimnmx3'))]);
-  let tmp = '';
-  let out = '';
-  let manifest: BuildManifest;
-
-  beforeAll(async () => {
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'sagegen-wgmma-rowmax-'));
-    out = path.join(tmp, 'out');
-    manifest = await build({ specs, outDir: out, jobs: 2, nvcc: requireNvcc() });
-  }, 600_000);
-  afterAll(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  const built = builtOnce(specs, 'sagegen-wgmma-rowmax-');
 
   it('compiles without spills; the unmasked step trades its 64 float maxima for 62 integer ones (ptxas fuses them in pairs into VIMNMX3)', () => {
-    expect(manifest.variants).toHaveLength(4);
+    expect(built.manifest().variants).toHaveLength(4);
     const maxCounts = (spec: (typeof specs)[number]) => {
-      const v = manifest.variants.find((x) => x.name === variantName(spec))!;
+      const v = built.manifest().variants.find((x) => x.name === variantName(spec))!;
       for (const e of v.ptxas) expect([e.spillStoreBytes, e.spillLoadBytes], `${v.name} ${e.kernel}`).toEqual([0, 0]);
-      const ptx = readFileSync(path.join(out, v.ptx!), 'utf8');
+      const ptx = readFileSync(path.join(built.out, v.ptx!), 'utf8');
       return { s32: ptx.match(/\bmax\.s32\b/g)?.length ?? 0, f32: ptx.match(/\bmax\.f32\b/g)?.length ?? 0 };
     };
     for (const i of [0, 2]) {
