@@ -83,6 +83,14 @@ export const PvHalfSchema = z
 export const ROW_MAX = ['fmnmx', 'vimnmx3'] as const;
 export type RowMax = (typeof ROW_MAX)[number];
 
+/**
+ * How a wgmma kernel evaluates the exponentials pv.polyExp2Every moves onto the FMA pipe: one fp32
+ * quadratic per exponential, or one packed-half quadratic per pair of a row's adjacent columns
+ * (HADD2/HFMA2, 9 instructions a pair against 8 a single exponential in fp32).
+ */
+export const POLY_EXP2_FORMS = ['f32', 'f16x2'] as const;
+export type PolyExp2Form = (typeof POLY_EXP2_FORMS)[number];
+
 /** Where a wgmma P·V sums the softmax denominators (see wgmmaRowSums). */
 export const ROW_SUMS = ['tensor', 'alu', 'tensor-shared'] as const;
 export type RowSums = (typeof ROW_SUMS)[number];
@@ -106,6 +114,12 @@ export const PvWgmmaSchema = z
       .optional()
       .describe(
         "every n-th of a thread's exponentials of a tile (n-1, 2n-1, …) by a quadratic polynomial on the FMA pipe instead of MUFU.EX2: moves work off the SM's 16 exponential lanes onto the issue slots (for MUFU-bound shapes such as D=64); absent or 0: every exponential on MUFU",
+      ),
+    polyExp2Form: z
+      .enum(POLY_EXP2_FORMS)
+      .optional()
+      .describe(
+        'how pv.polyExp2Every\'s exponentials are evaluated: "f32" (default) one fp32 quadratic per exponential, n counting exponentials; "f16x2" one packed-half quadratic per pair of adjacent columns of a row (P is FP8, so half precision costs no accuracy), n counting pairs: pair p (exponentials 2p, 2p+1) when p mod n = n − 1. "f16x2" needs the row sums from the tensor cores (rowSums "tensor" or "tensor-shared")',
       ),
     rowMax: z
       .enum(ROW_MAX)
@@ -378,7 +392,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.pv.instruction === 'm16n8k16'
       ? 'pv16'
       : spec.pv.instruction === 'wgmma.e4m3'
-        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}${wgmmaRowSumsTag(spec)}${spec.pv.polyExp2Every ? `e${spec.pv.polyExp2Every}` : ''}${spec.pv.rowMax === 'vimnmx3' ? 'm3' : ''}`
+        ? `pvwg8p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}${wgmmaRowSumsTag(spec)}${spec.pv.polyExp2Every ? `${spec.pv.polyExp2Form === 'f16x2' ? 'h' : 'e'}${spec.pv.polyExp2Every}` : ''}${spec.pv.rowMax === 'vimnmx3' ? 'm3' : ''}`
         : `pv8${spec.pv.accumulator}f${spec.pv.flushKeys}p${fmtNum(spec.pv.pRange)}v${fmtNum(spec.pv.vRange)}`;
   return [
     'sage',

@@ -13,7 +13,7 @@ import {
   type ArchCapability,
   type InstructionName,
 } from '../dsl/capabilities.js';
-import { instructionsOf, SpecError, variantName, type AttentionSpec, type RowMax, type SpecIssue } from '../dsl/spec.js';
+import { instructionsOf, SpecError, variantName, type AttentionSpec, type PolyExp2Form, type RowMax, type SpecIssue } from '../dsl/spec.js';
 
 /** A shared-memory tile stored as rows of 16-byte chunks with an XOR swizzle so ldmatrix is conflict-free. */
 export interface SmemTile {
@@ -248,6 +248,8 @@ export interface WgmmaPlan {
   rowMax: RowMax;
   /** pv.polyExp2Every: exponential i of a thread's tile (0-based) is a polynomial on the FMA pipe when i mod n = n − 1; 0: none. */
   polyExp2Every: number;
+  /** pv.polyExp2Form: "f16x2" counts pairs of adjacent columns (one packed-half polynomial a pair), "f32" single exponentials. */
+  polyExp2Form: PolyExp2Form;
   /** Shared-memory layout of the INT8 Q and K tiles (rows of D bytes) and of the FP8 Vᵀ tiles (rows of ctaK keys). */
   qkOperand: SwizzledOperand;
   vOperand: SwizzledOperand;
@@ -496,6 +498,19 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       rule: `${t.minBlocksPerSm} blocks × (${totalBytes} bytes of shared memory + ${SHARED_MEMORY_RESERVED_PER_BLOCK} the runtime reserves per block) exceed ${spec.arch}'s ${cap.sharedMemoryPerSm} per SM`,
     });
   }
+  if (spec.pv.instruction === 'wgmma.e4m3' && spec.pv.polyExp2Form === 'f16x2') {
+    // The packed-half polynomial leaves each pair as FP8 bits, with no fp32 values for FADD row sums.
+    if (rowSumColumns === 0) {
+      issues.push({
+        field: 'pv.polyExp2Form',
+        value: spec.pv.polyExp2Form,
+        rule: `"f16x2" needs the row sums from the tensor cores (pv.rowSums "tensor" or "tensor-shared"), not "${spec.pv.rowSums ?? 'alu'}"`,
+      });
+    }
+    if (!spec.pv.polyExp2Every) {
+      issues.push({ field: 'pv.polyExp2Form', value: spec.pv.polyExp2Form, rule: '"f16x2" applies to the exponentials pv.polyExp2Every moves to the FMA pipe; set pv.polyExp2Every ≥ 1' });
+    }
+  }
   if (issues.length) throw new SpecError(issues);
 
   const granularity = spec.qk.granularity;
@@ -609,6 +624,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
           sharedOnes,
           onesRowsPerStage,
           polyExp2Every: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.polyExp2Every ?? 0) : 0,
+          polyExp2Form: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.polyExp2Form ?? 'f32') : 'f32',
           rowMax: spec.pv.instruction === 'wgmma.e4m3' ? (spec.pv.rowMax ?? 'fmnmx') : 'fmnmx',
           barrierOffset,
           stageCounterOffset,
