@@ -308,6 +308,71 @@ describe('other variants', () => {
     expect(polyExp2(-Infinity)).toBeLessThan(2 ** -125);  // a masked score: 2^-126·p(0), far below e4m3's least subnormal (2^-9), so P rounds to 0
   });
 
+  it('pv.polyExp2Form "f16x2": every n-th pair of a row\'s columns by the packed-half quadratic, whose printed constants give 2^x within 1% over P\'s range', () => {
+    const input = (pv: object) => ({
+      arch: 'sm_90a', mma: 'wgmma', headDim: 64, causal: false, dtype: 'fp16', layout: 'HND',
+      tiling: { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4, stages: 2, minBlocksPerSm: 3, overlapQk: false, producer: false },
+      qk: { type: 'int8', granularity: 'per-warp', smoothK: true },
+      pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, rowSums: 'tensor', ...pv },
+    });
+    const { cu } = render(parseSpec(input({ polyExp2Every: 4, polyExp2Form: 'f16x2' })));
+    expectConstant(cu, 'int', 'kPolyExp2Every', 4);
+    expect(cu).toContain('pPair[q] = q % kPolyExp2Every == kPolyExp2Every - 1 ? polyExp2PairE4m3(x0, x1) : packE4m3x2(fastExp2(x0), fastExp2(x1));');
+    // P's fragments come from the pairs, in packE4m3x4's order (registers 4n, 4n+1 | 4n+4, 4n+5 …)
+    expect(cu).toContain('pFrag[kk][0] = pPair[2 * n] | (static_cast<uint32_t>(pPair[2 * (n + 1)]) << 16);');
+    expect(cu).not.toContain('sc[i] = tileExp2(i, ');
+    for (const other of [render(parseSpec(input({ polyExp2Every: 4 }))).cu, render(parseSpec(input({}))).cu]) {
+      expect(other).not.toContain('polyExp2PairE4m3');
+      expect(other).toContain('pFrag[kk][0] = packE4m3x4(');
+    }
+    // The pair as printed, each step rounded to binary16 as HADD2/HFMA2 do, the exponents added with
+    // 32-bit integer arithmetic: against 2^x, and both halves independent of each other.
+    const body = cu.slice(cu.indexOf('__device__ __forceinline__ uint16_t polyExp2PairE4m3('));
+    const hex = (name: string) => Number(new RegExp(`${name} = (0x[0-9A-F]+)u( \\+ (\\d+))?;`).exec(body)!.slice(1).reduce((a, b, i) => (i === 0 ? Number(b) : i === 2 && b ? a + Number(b) : a), 0 as number | string));
+    const [rounding, lowest, exponentBias] = ['kRoundingBias', 'kLowestExponent', 'kExponentBias'].map(hex) as [number, number, number];
+    const [c2, c1, c0] = /__hfma2\(__hfma2\(__float2half2_rn\((-[\d.]+)f\), f, __float2half2_rn\((-[\d.]+)f\)\), f, __float2half2_rn\((-[\d.]+)f\)\)/.exec(body)!.slice(1).map(Number) as [number, number, number];
+    const f16 = (v: number) => {  // round to binary16, nearest even (no overflow in this range)
+      if (v === 0 || !Number.isFinite(v)) return v;
+      const e = Math.max(Math.floor(Math.log2(Math.abs(v))), -14);
+      const ulp = 2 ** (e - 10), q = Math.abs(v) / ulp, r = Math.floor(q), rounded = q - r > 0.5 || (q - r === 0.5 && r % 2 === 1) ? r + 1 : r;
+      return Math.sign(v) * rounded * ulp;
+    };
+    const bitsOf = (v: number) => {  // binary16 bits of a binary16 value
+      if (v === 0) return 0;
+      const sign = v < 0 ? 0x8000 : 0, a = Math.abs(v), e = Math.max(Math.floor(Math.log2(a)), -14);
+      return sign | (a < 2 ** -14 ? a / 2 ** -24 : ((e + 15) << 10) | (a / 2 ** e - 1) * 1024);
+    };
+    const valueOf = (b: number) => {
+      const e = (b >> 10) & 31, m = b & 1023, v = e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15);
+      return b & 0x8000 ? -v : v;
+    };
+    const half = (bits32: number, hi: boolean) => valueOf(hi ? bits32 >>> 16 : bits32 & 0xffff);
+    const pair = (x0: number, x1: number) => {
+      const x = [x0, x1].map((v, i) => Math.max(f16(v), half(lowest, i === 1)));
+      const t = x.map((v, i) => f16(v + half(rounding, i === 1)));
+      const f = x.map((v, i) => f16(v - f16(t[i]! - half(rounding, i === 1))));
+      const p = f.map((v) => f16(f16(c2 * v + c1) * v + c0));
+      const tBits = (bitsOf(t[1]!) << 16) | bitsOf(t[0]!), pBits = (bitsOf(p[1]!) << 16) | bitsOf(p[0]!);
+      const packed = (Math.imul((tBits - exponentBias) | 0, 1024) + pBits) >>> 0;
+      // each half on its own: −p · 2^n with n = t − 1.5·2^10, exact in binary16 while normal
+      const alone = p.map((v, i) => -v * 2 ** (t[i]! - half(rounding, i === 1)));
+      return [half(packed, false), half(packed, true), ...alone] as [number, number, number, number];
+    };
+    let worst = 0;
+    for (let x = -10; x <= 9; x += 1 / 64) {
+      for (const y of [x, -3.3, 8.7, -13.9]) {
+        const [a, b, a1, b1] = pair(x, y);
+        // the packed multiply-add moves no bit between the halves (no borrow, no carry)
+        expect([a, y > -13 ? b : b1]).toEqual([a1, b1]);
+        worst = Math.max(worst, Math.abs(a / 2 ** x - 1), Math.abs(b / 2 ** y - 1));
+      }
+    }
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(0.01);
+    // below 2^-10, under half e4m3's least subnormal (2^-9), P rounds to 0: a masked key's -inf too
+    for (const x of [-Infinity, -1e30, -14, -12]) expect(Math.max(...pair(x, x).slice(0, 2))).toBeLessThan(2 ** -10);
+  });
+
   it('serial wgmma consumers skip the tiles after their own, counting each stage done once it landed; overlapped ones do not', () => {
     const spec = (overlapQk: boolean, consumers: number) => parseSpec({
       arch: 'sm_90a', mma: 'wgmma', headDim: 128, causal: true, dtype: 'fp16', layout: 'HND',

@@ -563,6 +563,30 @@ describe('mma "wgmma" (sm_90a warpgroup kernels)', () => {
     // the mma.sync P·V forms have no such field
     expect(() => parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), (s) => Object.assign(s.pv, { polyExp2Every: 8 })))).toThrow(/polyExp2Every/);
   });
+  it('pv.polyExp2Form: "f32" by default, "f16x2" named h<n> and carried into the plan; needs polyExp2Every and tensor row sums', () => {
+    const form = (polyExp2Form: unknown, extra: object = { polyExp2Every: 4, rowSums: 'tensor' }) => edited(wgmma(), (s) => Object.assign(s.pv, extra, { polyExp2Form }));
+    const pairs = parseSpec(form('f16x2'));
+    const plain = parseSpec(edited(wgmma(), (s) => Object.assign(s.pv, { rowSums: 'tensor' })));
+    expect(variantName(pairs)).toBe(`${variantName(plain)}h4`);
+    expect(planKernel(pairs).wgmma!.polyExp2Form).toBe('f16x2');
+    expect(planKernel(parseSpec(wgmma())).wgmma!.polyExp2Form).toBe('f32');
+    // "f32" and absent are the same kernel, one name (e<n>)
+    expect(variantName(parseSpec(form('f32')))).toBe(`${variantName(plain)}e4`);
+    expect(variantName(parseSpec(form(undefined)))).toBe(`${variantName(plain)}e4`);
+    expect(() => parseSpec(form('f16'))).toThrow(/pv\.polyExp2Form/);
+    // the pairs leave no fp32 values for FADD row sums, and without polyExp2Every there is nothing to pair
+    const refusal = (input: unknown) => {
+      try {
+        planKernel(parseSpec(input));
+      } catch (e) {
+        return (e as SpecError).issues;
+      }
+      return [];
+    };
+    expect(refusal(form('f16x2', { polyExp2Every: 4, rowSums: 'alu' }))).toEqual([expect.objectContaining({ field: 'pv.polyExp2Form', value: 'f16x2', rule: expect.stringMatching(/row sums from the tensor cores.*"alu"/) })]);
+    expect(refusal(form('f16x2', { rowSums: 'tensor' }))).toEqual([expect.objectContaining({ field: 'pv.polyExp2Form', rule: expect.stringMatching(/polyExp2Every ≥ 1/) })]);
+    expect(refusal(form('f16x2', { polyExp2Every: 4, rowSums: 'tensor-shared' }))).toEqual([]);
+  });
   it('pv.rowMax: "fmnmx" by default, "vimnmx3" named m3 and carried into the plan, wgmma only', () => {
     const rowMax = (v: unknown) => edited(wgmma(), (s) => Object.assign(s.pv, { rowMax: v }));
     const int3 = parseSpec(rowMax('vimnmx3'));
