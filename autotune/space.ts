@@ -11,7 +11,7 @@
  * its own about what is buildable. Post-compile pruning (spills, occupancy) is in ./occupancy.ts.
  */
 import { ARCHS, CAPABILITIES, archSupports, type Arch } from '../dsl/capabilities.js';
-import { parseSpec, SpecError, variantName, type AttentionSpec, type Granularity, type RowMax, type RowSums, type SpecIssue, type Tiling } from '../dsl/spec.js';
+import { parseSpec, SpecError, variantName, type AttentionSpec, type Granularity, type PolyExp2Form, type RowMax, type RowSums, type SpecIssue, type Tiling } from '../dsl/spec.js';
 import { planKernel, type KernelPlan } from '../plan/plan.js';
 
 export { occupancy, pruneCompiled, type CompiledEntry, type CompiledLimits, type Occupancy, type OccupancyInput } from './occupancy.js';
@@ -63,6 +63,13 @@ export interface SpaceAxes {
    */
   polyExp2: readonly number[];
   /**
+   * wgmma only (the other forms take "f32"): pv.polyExp2Form, for candidates whose polyExp2 is not 0
+   * (those with 0 take "f32" alone). Default ["f32"]; "f16x2" (pairs, packed-half quadratic) measured
+   * +2–12% at D=64 in one- and two-consumer blocks at 1 pair in 4, 1–3% slower in three-consumer
+   * blocks and at D=128 (results/wgmma/polypair/), so it is tried only when asked.
+   */
+  polyExp2Form: readonly PolyExp2Form[];
+  /**
    * wgmma only (the other forms take "fmnmx"): pv.rowMax. Default ["fmnmx"]: "vimnmx3" measured
    * +1–2% at D=64 and 2–5% slower at D=128 long rows (results/wgmma/vimax3/), so it is tried only
    * when asked (e.g. ["fmnmx", "vimnmx3"]).
@@ -84,10 +91,10 @@ export interface SpaceAxes {
 }
 
 /** Nesting of the product, outermost first: the candidates' order within one problem. */
-export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'rowSums', 'polyExp2', 'rowMax', 'granularity', 'smoothK', 'foldDequant'] as const;
+export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax', 'granularity', 'smoothK', 'foldDequant'] as const;
 /** Axes only the wgmma form varies; the mma.sync forms take WGMMA_ONLY_FIXED's value. */
-export const WGMMA_ONLY_AXES = ['producer', 'rowSums', 'polyExp2', 'rowMax'] as const;
-export const WGMMA_ONLY_FIXED = { producer: true, rowSums: 'alu', polyExp2: 0, rowMax: 'fmnmx' } as const;
+export const WGMMA_ONLY_AXES = ['producer', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax'] as const;
+export const WGMMA_ONLY_FIXED = { producer: true, rowSums: 'alu', polyExp2: 0, polyExp2Form: 'f32', rowMax: 'fmnmx' } as const;
 export type ProductAxis = (typeof AXIS_ORDER)[number];
 
 /**
@@ -133,6 +140,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     producer: [true, false],
     rowSums: ['tensor', 'alu', 'tensor-shared'],
     polyExp2: [0],
+    polyExp2Form: ['f32'],
     rowMax: ['fmnmx'],
     granularity: ['per-warp', 'per-thread', 'per-block'],
     smoothK: [true],
@@ -192,10 +200,26 @@ export interface SpaceOptions {
 }
 
 /** The spec `pv` object of a form; FP8 forms take the first of `flushKeys` that divides ctaK. */
-export function pvSpec(form: PvForm, ctaK: number, flushKeys: readonly number[], rowSums: RowSums = 'alu', polyExp2Every = 0, rowMax: RowMax = 'fmnmx'): AttentionSpec['pv'] {
+export function pvSpec(
+  form: PvForm,
+  ctaK: number,
+  flushKeys: readonly number[],
+  rowSums: RowSums = 'alu',
+  polyExp2Every = 0,
+  rowMax: RowMax = 'fmnmx',
+  polyExp2Form: PolyExp2Form = 'f32',
+): AttentionSpec['pv'] {
   if (form === 'm16n8k16') return { instruction: 'm16n8k16' };
   if (form === 'wgmma')
-    return { instruction: 'wgmma.e4m3', pRange: FP8_P_RANGE, vRange: FP8_V_RANGE.f32, rowSums, ...(polyExp2Every ? { polyExp2Every } : {}), ...(rowMax === 'fmnmx' ? {} : { rowMax }) };
+    return {
+      instruction: 'wgmma.e4m3',
+      pRange: FP8_P_RANGE,
+      vRange: FP8_V_RANGE.f32,
+      rowSums,
+      ...(polyExp2Every ? { polyExp2Every } : {}),
+      ...(polyExp2Every && polyExp2Form !== 'f32' ? { polyExp2Form } : {}),
+      ...(rowMax === 'fmnmx' ? {} : { rowMax }),
+    };
   const accumulator = form === 'fp8-f16' ? 'f16' : 'f32';
   const flush = flushKeys.find((f) => f > 0 && ctaK % f === 0) ?? flushKeys[0] ?? 64;
   return { instruction: 'm16n8k32.e4m3', accumulator, flushKeys: flush, pRange: FP8_P_RANGE, vRange: FP8_V_RANGE[accumulator] };
@@ -226,11 +250,12 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                 for (const producer of pv === 'wgmma' ? axes.producer : [WGMMA_ONLY_FIXED.producer])
                 for (const rowSums of pv === 'wgmma' ? axes.rowSums : [WGMMA_ONLY_FIXED.rowSums])
                 for (const polyExp2 of pv === 'wgmma' ? axes.polyExp2 : [WGMMA_ONLY_FIXED.polyExp2])
+                for (const polyExp2Form of pv === 'wgmma' && polyExp2 ? axes.polyExp2Form : [WGMMA_ONLY_FIXED.polyExp2Form])
                 for (const rowMax of pv === 'wgmma' ? axes.rowMax : [WGMMA_ONLY_FIXED.rowMax])
                 for (const granularity of axes.granularity)
                   for (const smoothK of axes.smoothK)
                     for (const foldDequant of axes.foldDequant) {
-                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys, rowSums, polyExp2, rowMax);
+                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys, rowSums, polyExp2, rowMax, polyExp2Form);
                     const input: CandidateInput = {
                       arch: problem.arch,
                       ...(pv === 'wgmma' ? { mma: 'wgmma' as const } : {}),
@@ -242,7 +267,7 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                       qk: { type: 'int8', granularity, smoothK, foldDequant },
                       pv: pvObject,
                     };
-                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, rowSums, polyExp2, rowMax, granularity, smoothK, foldDequant };
+                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, rowSums, polyExp2, polyExp2Form, rowMax, granularity, smoothK, foldDequant };
                     if (pvObject.instruction === 'm16n8k32.e4m3') point.flushKeys = pvObject.flushKeys;
                     out.push({ name: variantName(input), problem, point, input });
                   }

@@ -37,19 +37,22 @@ const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8'
 
 /**
  * Size of the product: every axis in AXIS_ORDER multiplies (flushKeys is chosen per candidate, not
- * multiplied), except producer, rowSums, polyExp2 and rowMax, which only the wgmma form varies (the
- * mma.sync forms take true, "alu", 0 and "fmnmx").
+ * multiplied), except producer, rowSums, polyExp2, polyExp2Form and rowMax, which only the wgmma form
+ * varies (the mma.sync forms take true, "alu", 0, "f32" and "fmnmx"); polyExp2Form only where
+ * polyExp2 is not 0.
  */
-const WGMMA_ONLY = ['producer', 'rowSums', 'polyExp2', 'rowMax'] as const;
+const WGMMA_ONLY = ['producer', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax'] as const;
+const polyExp2Settings = (axes: SpaceAxes) => axes.polyExp2.reduce((n, every) => n + (every ? axes.polyExp2Form.length : 1), 0);
 const productSize = (axes: SpaceAxes) =>
-  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length * axes.polyExp2.length * axes.rowMax.length : 1), 0) *
+  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length * polyExp2Settings(axes) * axes.rowMax.length : 1), 0) *
   AXIS_ORDER.filter((a) => a !== 'pv' && !(WGMMA_ONLY as readonly string[]).includes(a)).reduce((n, a) => n * axes[a].length, 1);
 
 /** The axis tuples of the product nested in AXIS_ORDER, first axis outermost, written independently of the code. */
 function cartesian(axes: SpaceAxes): Record<string, unknown>[] {
   let rows: Record<string, unknown>[] = [{}];
   const values = (axis: (typeof AXIS_ORDER)[number], row: Record<string, unknown>): readonly unknown[] =>
-    row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axis === 'polyExp2' ? [0] : axis === 'rowMax' ? ['fmnmx'] : axes[axis];
+    axis === 'polyExp2Form' ? (row.pv === 'wgmma' && row.polyExp2 ? axes.polyExp2Form : ['f32'])
+    : row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axis === 'polyExp2' ? [0] : axis === 'rowMax' ? ['fmnmx'] : axes[axis];
   for (const axis of AXIS_ORDER) rows = rows.flatMap((row) => values(axis, row).map((v) => ({ ...row, [axis]: v })));
   return rows;
 }
@@ -318,6 +321,29 @@ describe('wgmma candidates (sm_90a)', () => {
     const { pruned } = prune(searchSpace({ archs: ['sm_90a'], headDims: [64], axes: { pv: ['wgmma'], polyExp2: [65] } }));
     expect(pruned.length).toBeGreaterThan(0);
     expect(pruned.every((p) => p.reasons.some((r) => r.field === 'pv.polyExp2Every' && r.value === 65))).toBe(true);
+  });
+
+  it('the polyExp2Form axis, when asked, splits only the wgmma candidates with polyExp2 above 0, each "f16x2" named h<n>', () => {
+    const axes = { pv: ['wgmma', 'm16n8k16'], polyExp2: [0, 4], polyExp2Form: ['f32', 'f16x2'], rowSums: ['tensor'], producer: [false] } as const;
+    const resolved = { pv: [...axes.pv], polyExp2: [...axes.polyExp2], polyExp2Form: [...axes.polyExp2Form], rowSums: [...axes.rowSums], producer: [...axes.producer] };
+    const space = searchSpace({ archs: ['sm_90a'], headDims: [64], axes: resolved });
+    const wg = space.filter((c) => c.point.pv === 'wgmma');
+    // per tile shape: no polynomial, every 4th exponential in fp32, every 4th pair in f16x2
+    expect(wg.filter((c) => c.point.polyExp2 === 0).every((c) => c.point.polyExp2Form === 'f32' && !('polyExp2Form' in c.input.pv))).toBe(true);
+    expect(wg.filter((c) => c.point.polyExp2Form === 'f16x2')).toHaveLength(wg.length / 3);
+    for (const c of wg.filter((c) => c.point.polyExp2 === 4)) {
+      expect(c.name.endsWith(c.point.polyExp2Form === 'f16x2' ? 'h4' : 'e4')).toBe(true);
+      expect((c.input.pv as { polyExp2Form?: string }).polyExp2Form).toBe(c.point.polyExp2Form === 'f16x2' ? 'f16x2' : undefined);
+    }
+    expect(space.filter((c) => c.point.pv !== 'wgmma').every((c) => c.point.polyExp2Form === 'f32')).toBe(true);
+    expect(space).toHaveLength(productSize(resolveAxes('sm_90a', resolved)));
+    // with "alu" row sums the plan refuses "f16x2", and prune() says so
+    const oneConsumer = { pv: ['wgmma'], warpQ: [16], warps: [4], ctaK: [128], stages: [2], minBlocksPerSm: [3], overlapQk: [false], producer: [false], polyExp2: [4], polyExp2Form: ['f16x2'], granularity: ['per-warp'] } as const;
+    const plain = (rowSums: 'alu' | 'tensor') => ({ ...oneConsumer, rowSums: [rowSums] }) as unknown as Partial<SpaceAxes>;
+    const { pruned } = prune(searchSpace({ archs: ['sm_90a'], headDims: [64], axes: plain('alu') }));
+    expect(pruned.length).toBeGreaterThan(0);
+    expect(pruned.every((p) => p.reasons.some((r) => r.field === 'pv.polyExp2Form' && /"alu"/.test(r.rule)))).toBe(true);
+    expect(prune(searchSpace({ archs: ['sm_90a'], headDims: [64], axes: plain('tensor') })).pruned).toHaveLength(0);
   });
 
   it('kept: the WGMMA_SHAPES the default axes reach × stages and schedule × both foldDequant and the three rowSums settings, per head dim and causal flag', () => {

@@ -328,7 +328,10 @@ describe('other variants', () => {
     // The pair as printed, each step rounded to binary16 as HADD2/HFMA2 do, the exponents added with
     // 32-bit integer arithmetic: against 2^x, and both halves independent of each other.
     const body = cu.slice(cu.indexOf('__device__ __forceinline__ uint16_t polyExp2PairE4m3('));
-    const hex = (name: string) => Number(new RegExp(`${name} = (0x[0-9A-F]+)u( \\+ (\\d+))?;`).exec(body)!.slice(1).reduce((a, b, i) => (i === 0 ? Number(b) : i === 2 && b ? a + Number(b) : a), 0 as number | string));
+    const hex = (name: string) => {  // e.g. `kExponentBias = 0x65E065E0u + 64;`
+      const [, word, plus] = new RegExp(`${name} = (0x[0-9A-F]+)u(?: \\+ (\\d+))?;`).exec(body)!;
+      return Number(word) + Number(plus ?? 0);
+    };
     const [rounding, lowest, exponentBias] = ['kRoundingBias', 'kLowestExponent', 'kExponentBias'].map(hex) as [number, number, number];
     const [c2, c1, c0] = /__hfma2\(__hfma2\(__float2half2_rn\((-[\d.]+)f\), f, __float2half2_rn\((-[\d.]+)f\)\), f, __float2half2_rn\((-[\d.]+)f\)\)/.exec(body)!.slice(1).map(Number) as [number, number, number];
     const f16 = (v: number) => {  // round to binary16, nearest even (no overflow in this range)
