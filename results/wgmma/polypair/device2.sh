@@ -8,6 +8,6 @@ out="${1:?OUTDIR}"; mkdir -p "$out"
 [ -f .carry/c.tgz ] && tar xzf .carry/c.tgz
 export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv
-timeout 420 generated/tune64p/runner/sagegen-measure generated/tune64p --seqs 1024,2048,4096,8192,16384 \
+timeout 330 generated/tune64p/runner/sagegen-measure generated/tune64p --seqs 1024,2048,4096,8192,16384 \
   --refine-rounds 3 --out "$out/tune64p.jsonl" 2>&1 | tail -3
 grep -c '"kind": "timing"' "$out/tune64p.jsonl"
