@@ -13,7 +13,7 @@ import {
   type ArchCapability,
   type InstructionName,
 } from '../dsl/capabilities.js';
-import { instructionsOf, SpecError, variantName, type AttentionSpec, type PolyExp2Form, type RowMax, type SpecIssue } from '../dsl/spec.js';
+import { instructionsOf, SpecError, variantName, wgmmaRowSums, type AttentionSpec, type PolyExp2Form, type RowMax, type SpecIssue } from '../dsl/spec.js';
 
 /** A shared-memory tile stored as rows of 16-byte chunks with an XOR swizzle so ldmatrix is conflict-free. */
 export interface SmemTile {
@@ -504,7 +504,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       issues.push({
         field: 'pv.polyExp2Form',
         value: spec.pv.polyExp2Form,
-        rule: `"f16x2" needs the row sums from the tensor cores (pv.rowSums "tensor" or "tensor-shared"), not "${spec.pv.rowSums ?? 'alu'}"`,
+        rule: `"f16x2" needs the row sums from the tensor cores (pv.rowSums "tensor" or "tensor-shared"), not "${wgmmaRowSums(spec)}"`,
       });
     }
     if (!spec.pv.polyExp2Every) {
