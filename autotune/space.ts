@@ -199,18 +199,22 @@ export interface SpaceOptions {
   axes?: Partial<SpaceAxes>;
 }
 
-/** The spec `pv` object of a form; FP8 forms take the first of `flushKeys` that divides ctaK. */
-export function pvSpec(
-  form: PvForm,
-  ctaK: number,
-  flushKeys: readonly number[],
-  rowSums: RowSums = 'alu',
-  polyExp2Every = 0,
-  rowMax: RowMax = 'fmnmx',
-  polyExp2Form: PolyExp2Form = 'f32',
-): AttentionSpec['pv'] {
+/** The wgmma-only pv settings of a candidate (the axes of the same names). */
+export interface WgmmaPvAxes {
+  rowSums: RowSums;
+  polyExp2: number;
+  polyExp2Form: PolyExp2Form;
+  rowMax: RowMax;
+}
+
+/**
+ * The spec `pv` object of a form; FP8 forms take the first of `flushKeys` that divides ctaK. Settings
+ * at their spec default are left out, so a candidate is named as the same spec written by hand.
+ */
+export function pvSpec(form: PvForm, ctaK: number, flushKeys: readonly number[], wgmma: WgmmaPvAxes = WGMMA_ONLY_FIXED): AttentionSpec['pv'] {
   if (form === 'm16n8k16') return { instruction: 'm16n8k16' };
-  if (form === 'wgmma')
+  if (form === 'wgmma') {
+    const { rowSums, polyExp2: polyExp2Every, polyExp2Form, rowMax } = wgmma;
     return {
       instruction: 'wgmma.e4m3',
       pRange: FP8_P_RANGE,
@@ -220,6 +224,7 @@ export function pvSpec(
       ...(polyExp2Every && polyExp2Form !== 'f32' ? { polyExp2Form } : {}),
       ...(rowMax === 'fmnmx' ? {} : { rowMax }),
     };
+  }
   const accumulator = form === 'fp8-f16' ? 'f16' : 'f32';
   const flush = flushKeys.find((f) => f > 0 && ctaK % f === 0) ?? flushKeys[0] ?? 64;
   return { instruction: 'm16n8k32.e4m3', accumulator, flushKeys: flush, pRange: FP8_P_RANGE, vRange: FP8_V_RANGE[accumulator] };
@@ -255,7 +260,7 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                 for (const granularity of axes.granularity)
                   for (const smoothK of axes.smoothK)
                     for (const foldDequant of axes.foldDequant) {
-                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys, rowSums, polyExp2, rowMax, polyExp2Form);
+                    const pvObject = pvSpec(pv, ctaK, axes.flushKeys, { rowSums, polyExp2, polyExp2Form, rowMax });
                     const input: CandidateInput = {
                       arch: problem.arch,
                       ...(pv === 'wgmma' ? { mma: 'wgmma' as const } : {}),
