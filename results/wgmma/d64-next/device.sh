@@ -13,7 +13,7 @@ if [ "$part" != ab ]; then
   for lib in x2h4 x2m3 split; do
     cuobjdump -sass .carry/s/$lib/lib/libsagegen.so > /tmp/sass.txt 2>/dev/null
     echo "$lib: $(grep -c 'Function : .*attentionKernel' /tmp/sass.txt) attention kernels, $(grep -cE '\b(STL|LDL)\b' /tmp/sass.txt) STL/LDL, $(grep -cE '\bHMMA\b' /tmp/sass.txt) HMMA"
-    only=""; [ $lib = split ] && only="--only d64"
+    only=""; [ $lib = split ] && only="--only d64"  # its D=128 kernels are the tuned set's
     timeout 100 python3 runtime/test/gpu_check.py --lib .carry/s/$lib/lib/libsagegen.so $only --label d64next-$lib --out "$out/checks-$lib.json" 2>&1 | grep -E "FAIL|passed|failed" | tail -6
   done
   for lib in x2h4 split; do
