@@ -320,7 +320,8 @@ describe('other variants', () => {
     expect(cu).toContain('pPair[q] = q % kPolyExp2Every == kPolyExp2Every - 1 ? polyExp2PairE4m3(x0, x1) : packE4m3x2(fastExp2(x0), fastExp2(x1));');
     // P's fragments come from the pairs, in packE4m3x4's order (registers 4n, 4n+1 | 4n+4, 4n+5 …)
     expect(cu).toContain('pFrag[kk][0] = pPair[2 * n] | (static_cast<uint32_t>(pPair[2 * (n + 1)]) << 16);');
-    expect(cu).not.toContain('sc[i] = tileExp2(i, ');
+    expect(cu).toContain('const float x0 = exponent(2 * q), x1 = exponent(2 * q + 1);');
+    expect(cu).not.toContain('tileExp2');  // neither called nor printed: the pairs replace the tile's exponential loop
     for (const other of [render(parseSpec(input({ polyExp2Every: 4 }))).cu, render(parseSpec(input({}))).cu]) {
       expect(other).not.toContain('polyExp2PairE4m3');
       expect(other).toContain('pFrag[kk][0] = packE4m3x4(');
