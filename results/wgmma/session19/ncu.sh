@@ -20,5 +20,5 @@ prof() {  # name head-dim extra-args
   grep -E "issue_stalled" "$out/ncu-$name.txt" | awk '$NF+0 > 0.05' | sort -k3 -g -r | head -12
 }
 prof d64-8k 64 --seq 8192
-prof d128-causal-8k 128 --seq 8192 --causal
 prof d128-1k 128 --seq 1024
+prof d128-causal-8k 128 --seq 8192 --causal
