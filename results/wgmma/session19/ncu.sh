@@ -14,9 +14,9 @@ prof() {  # name head-dim extra-args
   local name=$1 hd=$2; shift 2
   timeout 100 ncu --kernel-name regex:attentionKernel --launch-skip 1 --launch-count 1 \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section SchedulerStats --section WarpStateStats --section InstructionStats --section Occupancy --section LaunchStats \
-    --metrics smsp__inst_executed_pipe_xu.sum,smsp__inst_executed_pipe_fma.sum,smsp__inst_executed_pipe_alu.sum,smsp__inst_executed.sum,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio \
+    --metrics sm__cycles_active.avg,sm__cycles_elapsed.avg,sm__warps_active.avg.per_cycle_active,smsp__inst_executed_pipe_xu.sum,smsp__inst_executed_pipe_fma.sum,smsp__inst_executed_pipe_alu.sum,smsp__inst_executed.sum,sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio \
     python3 runtime/bench/profile_one.py --lib .carry/s/tuned --head-dim $hd "$@" > "$out/ncu-$name.txt" 2>&1
-  echo "== $name"; grep -E "attentionKernel|Duration|Issue Slots Busy|No Eligible|Executed Ipc A|pipe_xu|pipe_fma|pipe_alu|inst_executed.sum|gmma|Achieved Occupancy|Theoretical Occupancy|Registers Per|Block Limit|Waves Per SM" "$out/ncu-$name.txt" | head -30
+  echo "== $name"; grep -E "attentionKernel|Duration|Issue Slots Busy|No Eligible|Executed Ipc A|pipe_xu|pipe_fma|pipe_alu|inst_executed.sum|gmma|Achieved Occupancy|Theoretical Occupancy|Registers Per|Block Limit|Waves Per SM|sm__cycles|sm__warps_active" "$out/ncu-$name.txt" | head -30
   grep -E "issue_stalled" "$out/ncu-$name.txt" | awk '$NF+0 > 0.05' | sort -k3 -g -r | head -12
 }
 prof d64-8k 64 --seq 8192
