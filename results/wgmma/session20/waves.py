@@ -23,20 +23,9 @@ sys.path.insert(0, os.path.join(REPO, "runtime", "bench"))
 import torch  # noqa: E402
 
 import bench  # noqa: E402
+from ab import median_ms  # noqa: E402  (runtime/bench/ab.py)
 import sagegen  # noqa: E402
 from sagegen import Phase, _lib  # noqa: E402
-
-
-def median_ms(launch, reps):
-    times = []
-    for _ in range(reps):
-        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        begin.record()
-        launch()
-        end.record()
-        end.synchronize()
-        times.append(begin.elapsed_time(end))
-    return statistics.median(times)
 
 
 def main():
