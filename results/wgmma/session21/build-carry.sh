@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds the carried libraries of device6.sh / device7.sh from the repository root (after `npm ci`),
 # if .carry/ was lost: main's tuned set (.carry/c.tgz: s/tuned), the tuned set with the epilogue patch
-# (.carry/e.tgz: ep/tuned), and with kv-stream.patch alone and with both (.carry/k.tgz: kv/sk, kv/both).
+# (.carry/e.tgz: ep/tuned), and with kv-stream.patch alone, its joint-loads form, and with both patches
+# (.carry/k.tgz: kv/sk, kv/sk2, kv/both).
 # About 10 minutes of nvcc.
 #   bash results/wgmma/session21/build-carry.sh
 set -euo pipefail
@@ -18,9 +19,10 @@ keep() {  # name dest
 build main
 build ep "$d/epilogue/epilogue-wgmma.patch"
 build sk "$d/kv-stream.patch"
+build sk2 "$d/kv-stream-joint-loads.patch"
 build both "$d/kv-stream.patch" "$d/epilogue/epilogue-wgmma.patch"
 mkdir -p .carry && rm -rf .carry/s/tuned .carry/ep .carry/kv
-keep main s/tuned && keep ep ep/tuned && keep sk kv/sk && keep both kv/both
+keep main s/tuned && keep ep ep/tuned && keep sk kv/sk && keep sk2 kv/sk2 && keep both kv/both
 tar czf .carry/c.tgz -C .carry s/tuned && tar czf .carry/e.tgz -C .carry ep && tar czf .carry/k.tgz -C .carry kv
 rm -rf .carry/s/tuned .carry/ep .carry/kv
-for n in main ep sk both; do git worktree remove --force "$w/$n"; done
+for n in main ep sk sk2 both; do git worktree remove --force "$w/$n"; done
