@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Session 21, one device call (carry .carry/{f,c,t,p}.tgz), most wanted first:
-#   1. K/V quantized inside the attention kernel (kv-in-cluster/kv-in-cluster.patch), single-variant
+#   1. K/V quantized inside the attention kernel (kv-in-cluster.patch), single-variant
 #      libraries of the D=128 fp16 non-causal winner up to 2.9K ("b3"): fk/fused (patched) and
 #      fk/b3main (main): GPU checks of the D=128 fp16 cases, a same-run A/B, and bench.py beside torch;
 #   2. session 20's prefetch A/B and the 1K trace; 3. sanitizer on the fused library; 4. the rest of

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session 21: the epilogue's V scales loaded before its stores (epilogue.patch). Carry .carry/c.tgz
+# Session 21: the epilogue's V scales loaded before its stores (epilogue-wgmma.patch). Carry .carry/c.tgz
 # (main's tuned set, s/tuned) and .carry/e.tgz (the same set with the patch, ep/tuned).
 #   SAGEGEN_COMMIT=<hash> bash results/wgmma/session21/epilogue/device5.sh OUTDIR
 set -uo pipefail
