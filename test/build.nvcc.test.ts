@@ -19,6 +19,7 @@ import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
 import { findNvcc, ToolchainError } from '../toolchain/nvcc.js';
 import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
+import { attentionKernelPtx, loadsAfterFirstOutputStore } from './helpers/ptx.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HEADER = path.join(ROOT, 'runtime', 'include', 'sagegen.h');
@@ -138,6 +139,17 @@ describeNvcc('build() with nvcc: sm_89 + sm_90a at D=128, sm_89 at D=64', () => 
       expect(ptx).toMatch(/^\.target sm_89\b/m);
       expect(ptx).toContain(QK_INT8);
       expect(ptx).toContain(PV_FP8_F16);
+    }
+  });
+
+  it('the mma.sync epilogue loads its V scales before the first O store: after it only the LSE corrections are read', () => {
+    // one correction per row a thread writes: 2 per 16-row m-tile (results/wgmma/session21/)
+    for (const plan of plans) {
+      const v = onDisk.variants.find((x) => x.name === plan.name)!;
+      const kernel = attentionKernelPtx(readFileSync(path.join(out, v.ptx!), 'utf8'));
+      const { outputStores, loadsAfter } = loadsAfterFirstOutputStore(kernel);
+      expect(outputStores, v.name).toBeGreaterThan(0);
+      expect(loadsAfter, v.name).toBeLessThanOrEqual(2 * plan.mTiles);
     }
   });
 

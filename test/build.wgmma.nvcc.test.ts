@@ -13,6 +13,7 @@ import { build, planAll, type BuildManifest } from '../build/build.js';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { parseSpec, variantName } from '../dsl/spec.js';
 import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
+import { attentionKernelPtx, loadsAfterFirstOutputStore } from './helpers/ptx.js';
 
 /** Builds `specs` once into a fresh temp dir for the enclosing describe block (removed after it). */
 function builtOnce(specs: Parameters<typeof build>[0]['specs'], prefix: string): { out: string; manifest: () => BuildManifest } {
@@ -57,6 +58,18 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       const kv = v.ptxas.find((e) => e.kernel === 'kvClusterQuantKernel');
       expect(kv, `${v.name} has no kvClusterQuantKernel`).toBeDefined();
       expect(kv!.sharedBytes, v.name).toBe(plan.quant.kvCluster!.staticBytes);
+    }
+  });
+
+  it('the epilogue loads its V scales before the first O store: after it only the two rows\' LSE corrections are read', () => {
+    // A load after a store to O waits for it in order (they might alias): loads between the stores
+    // cost a third of a D=128 1K block (results/wgmma/session21/).
+    for (const v of built.manifest().variants) {
+      const plan = plans.find((p) => p.name === v.name)!;
+      const kernel = attentionKernelPtx(readFileSync(path.join(built.out, v.ptx!), 'utf8'));
+      const { outputStores, loadsAfter } = loadsAfterFirstOutputStore(kernel);
+      expect(outputStores, v.name).toBe(plan.wgmma!.pvAccumulators / 2);
+      expect(loadsAfter, v.name).toBeLessThanOrEqual(2);
     }
   });
 

@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 
-import bench  # noqa: E402  (input_sets, gpu_state, commit, library_info; puts runtime/python on the path)
+import bench  # noqa: E402  (input_sets, gpu_state, commit, library_infos; puts runtime/python on the path)
 import sagegen  # noqa: E402
 from sagegen import Phase, _lib  # noqa: E402
 import shapes as shape_list  # noqa: E402
@@ -53,7 +53,7 @@ def main():
     ap.add_argument("--reps", type=int, default=25)
     args = ap.parse_args()
 
-    libs = [bench.library_info(t) for t in args.lib]
+    libs = bench.library_infos(args.lib)
     causals = {"both": [False, True], "true": [True], "false": [False]}[args.causal]
     report = {"device": torch.cuda.get_device_name(0), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "commit": bench.commit(), "command": " ".join([os.path.relpath(sys.argv[0], bench.REPO)] + sys.argv[1:]),
               "gpu_before": bench.gpu_state(), "rounds": args.rounds, "reps": args.reps,

@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
 sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
+from libraries import library_info, library_infos  # noqa: E402,F401  (ab.py and the session scripts use them from here)
 import torch.nn.functional as F  # noqa: E402
 from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
@@ -156,18 +157,6 @@ def bench_torch(backend, name, shape, sets):
         return result(name, None, "whole", shape, error=f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
 
 
-def library_info(target):
-    lib = target if target.endswith(".so") else os.path.join(target, "lib", "libsagegen.so")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(lib)))
-    label = os.path.basename(root)
-    variants = []
-    manifest = os.path.join(root, "manifest.json")
-    if os.path.exists(manifest):
-        with open(manifest) as f:
-            variants = [{"name": v["name"], "spec": v["spec"]} for v in json.load(f)["variants"]]
-    return label, {"path": lib, "variants": variants}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", action="append", required=True, help="generated/<target> dir or libsagegen.so (repeatable)")
@@ -184,7 +173,7 @@ def main():
     opts = ap.parse_args()
     TIMING.update(warmup_ms=opts.warmup_ms, rep_ms=opts.rep_ms, min_reps=opts.min_reps)
 
-    libs = dict(library_info(t) for t in opts.lib)
+    libs = dict(library_infos(opts.lib))
     todo = shape_list.shapes(quick=opts.quick, head_dims=tuple(int(x) for x in opts.head_dims.split(",")),
                              dtypes=tuple(opts.dtypes.split(",")))
     if opts.seqs:

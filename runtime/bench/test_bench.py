@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import libraries  # noqa: E402
 import report  # noqa: E402
 import shapes  # noqa: E402
 
@@ -431,6 +432,32 @@ class ValidationTest(unittest.TestCase):
         raw["results"].append(copy.deepcopy(self.find(raw, "torch-cudnn", 1024)))
         with self.assertRaises(ValueError):
             report.svg(raw)
+
+
+class LibraryLabelsTest(unittest.TestCase):
+    """Two libraries of one A/B must never share a label: ab.py and bench.py key their samples by it."""
+
+    def test_same_last_component_is_told_apart_by_its_parent(self):
+        labels = [label for label, _ in libraries.library_infos([".carry/s/tuned", ".carry/ep/tuned/lib/libsagegen.so"])]
+        self.assertEqual(labels, ["s/tuned", "ep/tuned"])
+
+    def test_distinct_names_keep_their_short_label(self):
+        got = libraries.library_infos(["generated/sm_90a", ".carry/kv/both"])
+        self.assertEqual([label for label, _ in got], ["sm_90a", "both"])
+        self.assertEqual(got[1][1]["path"], os.path.join(".carry/kv/both", "lib", "libsagegen.so"))
+
+    def test_the_same_library_twice_is_refused(self):
+        with self.assertRaises(SystemExit) as ctx:
+            libraries.library_infos(["generated/sm_90a", "generated/sm_90a/lib/libsagegen.so"])
+        self.assertIn("given twice", str(ctx.exception))
+
+    def test_manifest_variants_are_read(self):
+        with tempfile.TemporaryDirectory() as root:
+            with open(os.path.join(root, "manifest.json"), "w") as f:
+                json.dump({"variants": [{"name": "v1", "spec": {"headDim": 128}, "other": 1}]}, f)
+            label, info = libraries.library_info(root)
+            self.assertEqual(label, os.path.basename(root))
+            self.assertEqual(info["variants"], [{"name": "v1", "spec": {"headDim": 128}}])
 
 
 class WriteReportsTest(unittest.TestCase):

@@ -1,0 +1,28 @@
+"""What a --lib argument names: the library file, its manifest's variants, and a label that tells it apart
+from the other libraries of the same run. Stdlib only (test_bench.py tests it without torch)."""
+import json
+import os
+
+
+def library_info(target):
+    lib = target if target.endswith(".so") else os.path.join(target, "lib", "libsagegen.so")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(lib)))
+    label = os.path.basename(root)
+    variants = []
+    manifest = os.path.join(root, "manifest.json")
+    if os.path.exists(manifest):
+        with open(manifest) as f:
+            variants = [{"name": v["name"], "spec": v["spec"]} for v in json.load(f)["variants"]]
+    return label, {"path": lib, "variants": variants}
+
+
+def library_infos(targets):
+    """library_info of each target, labelled by as many trailing path components as it takes to tell them
+    apart (s/tuned and ep/tuned, not tuned twice: a repeated label would silently merge two libraries)."""
+    roots = [os.path.dirname(os.path.dirname(os.path.abspath(info["path"]))) for _, info in map(library_info, targets)]
+    parts = [r.strip(os.sep).split(os.sep) for r in roots]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        labels = ["/".join(p[-depth:]) for p in parts]
+        if len(set(labels)) == len(labels):
+            return [(label, library_info(t)[1]) for label, t in zip(labels, targets)]
+    raise SystemExit(f"--lib: the same library is given twice ({', '.join(targets)}); each --lib must name a different library")

@@ -1,0 +1,21 @@
+/**
+ * Reading the attention kernel's epilogue in a variant's PTX. The O stores are the kernel's only
+ * 32-bit global stores (a pair of 16-bit outputs each); what the epilogue may still load after the
+ * first of them is the LSE's q·mean(K) correction, one float per row a thread writes.
+ */
+export function attentionKernelPtx(ptx: string): string {
+  const entries = [...ptx.matchAll(/^\.(?:visible\s+)?\.?entry\s+([^\s(]+)/gm)];
+  const at = entries.findIndex((m) => m[1]!.includes('attentionKernel'));
+  if (at < 0) throw new Error('no attentionKernel entry in the PTX');
+  return ptx.slice(entries[at]!.index, entries[at + 1]?.index ?? ptx.length);
+}
+
+/** Global loads after the kernel's first O store, and the number of O stores. */
+export function loadsAfterFirstOutputStore(kernelPtx: string): { outputStores: number; loadsAfter: number } {
+  const first = kernelPtx.indexOf('st.global.u32');
+  if (first < 0) return { outputStores: 0, loadsAfter: 0 };
+  return {
+    outputStores: kernelPtx.match(/\bst\.global\.u32\b/g)!.length,
+    loadsAfter: kernelPtx.slice(first).match(/\bld\.global\.[a-z0-9.]+/g)?.length ?? 0,
+  };
+}
