@@ -2,7 +2,9 @@
 # Session 22: landing both epilogue patches in one device call (the device was scarce). Carry
 # .carry/c.tgz (main's tuned wgmma set before the patch, extracted under .carry/old/), .carry/r.tgz
 # (s/wg, s/tuned at the landing commit: ../session21/epilogue/records.sh says how) and .carry/m.tgz
-# (landing-mma-sync.sh says what). Steps run most needed first, each only while time is left, so a
+# (the five mma.sync libraries of results/gpu/ built at the landing commit as .carry/s/<record name>,
+# with lib/, include/ and manifest.json; main's sm_90a and sm_89 defaults before the patch as
+# .carry/old/s/<name>). Steps run most needed first, each only while time is left, so a
 # short call still brings back the correctness records; all outputs end in $OUT/all.tgz.
 #   SAGEGEN_COMMIT=<hash> bash results/wgmma/session22/landing-all.sh OUTDIR [SECONDS_BUDGET]
 set -uo pipefail
