@@ -31,13 +31,13 @@ sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
 sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
-from libraries import library_info, library_infos  # noqa: E402,F401  (ab.py and the session scripts use them from here)
 import torch.nn.functional as F  # noqa: E402
 from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
 import sagegen  # noqa: E402
 from sagegen import Phase, _lib  # noqa: E402
 import shapes as shape_list  # noqa: E402
+from libraries import library_info, library_infos  # noqa: E402,F401  (ab.py and the session scripts use them from here)
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 # Warm-up: each kernel runs back to back for WARMUP_MS before it is timed. On the lent H100 both
