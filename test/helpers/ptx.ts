@@ -1,7 +1,8 @@
 /**
  * Reading the attention kernel's epilogue in a variant's PTX. The O stores are the kernel's only
- * 32-bit global stores (a pair of 16-bit outputs each); what the epilogue may still load after the
- * first of them is the LSE's q·mean(K) correction, one float per row a thread writes.
+ * 32-bit global stores (a pair of 16-bit outputs each). The epilogue loads everything it needs (V
+ * scales, the LSE's q·mean(K) corrections) before the first of them: a load after a store to O waits
+ * for that store in order, since the two might alias.
  */
 export function attentionKernelPtx(ptx: string): string {
   const entries = [...ptx.matchAll(/^\.(?:visible\s+)?\.?entry\s+([^\s(]+)/gm)];
