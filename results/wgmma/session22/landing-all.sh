@@ -11,13 +11,8 @@ set -uo pipefail
 out="${1:?OUTDIR}"; budget="${2:-570}"; w="$out/w"; mkdir -p "$w/bench"
 export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
 mkdir -p .carry/old && tar xzf .carry/c.tgz -C .carry/old && tar xzf .carry/r.tgz -C .carry && tar xzf .carry/m.tgz -C .carry
-left() { echo $((budget - SECONDS)); }
-step() {  # seconds-needed command...
-  local need=$1; shift
-  if [ "$(left)" -lt "$need" ]; then echo "SKIPPED (only $(left) s left): $*" | tee -a "$w/skipped.txt"; return; fi
-  if declare -F "$1" >/dev/null; then "$@"; else timeout "$(left)" "$@"; fi  # timeout cannot run a shell function
-}
-nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv | tee "$w/gpu.txt"
+source results/wgmma/device-steps.sh
+gpu_state
 b=results/wgmma/session21/epilogue/bitwise.py
 bitwise() {  # old new name
   python3 $b save --lib "$1" --out /tmp/a.pt && python3 $b save --lib "$2" --out /tmp/b.pt && python3 $b compare /tmp/a.pt /tmp/b.pt > "$w/bitwise-$3.txt" 2>&1

@@ -10,13 +10,8 @@ set -uo pipefail
 out="${1:?OUTDIR}"; budget="${2:-570}"; w="$out/w"; mkdir -p "$w"
 export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
 tar xzf .carry/l.tgz -C .carry
-left() { echo $((budget - SECONDS)); }
-step() {  # seconds-needed command...
-  local need=$1; shift
-  if [ "$(left)" -lt "$need" ]; then echo "SKIPPED (only $(left) s left): $*" | tee -a "$w/skipped.txt"; return; fi
-  if declare -F "$1" >/dev/null; then "$@"; else timeout "$(left)" "$@"; fi  # timeout cannot run a shell function
-}
-nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv | tee "$w/gpu.txt"
+source results/wgmma/device-steps.sh
+gpu_state
 b=results/wgmma/session21/epilogue/bitwise.py
 bitwise() {  # name: O and LSE of main before and after, bit for bit
   python3 $b save --lib .carry/old/s/$1 --out /tmp/a.pt && python3 $b save --lib .carry/s/$1 --out /tmp/b.pt && python3 $b compare /tmp/a.pt /tmp/b.pt > "$w/bitwise-$1.txt" 2>&1

@@ -7,13 +7,8 @@ set -uo pipefail
 out="${1:?OUTDIR}"; budget="${2:-570}"; w="$out/w"; mkdir -p "$w/wgmma" "$w/mma-sync"
 export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
 [ -d .carry/s/tuned ] || tar xzf .carry/l.tgz -C .carry
-left() { echo $((budget - SECONDS)); }
-step() {  # seconds-needed command...
-  local need=$1; shift
-  if [ "$(left)" -lt "$need" ]; then echo "SKIPPED (only $(left) s left): $*" | tee -a "$w/skipped.txt"; return; fi
-  timeout "$(left)" "$@"
-}
-nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv | tee "$w/gpu.txt"
+source results/wgmma/device-steps.sh
+gpu_state
 # the benchmarks of record are H100 figures (the targets); on another card they are not run
 if ! grep -q "H100" "$w/gpu.txt"; then budget=0; echo "not an H100: nothing is run" | tee -a "$w/skipped.txt"; fi
 b() { step "$1" python3 runtime/bench/bench.py "${@:2}" 2>&1 | grep "^\[" | tail -4; }
