@@ -98,10 +98,10 @@ def _dtype_rank(dtype):
 
 
 def _series_order(raw, results):
-    """All series names: sagegen ones first (library order of raw["libraries"], kernel before whole),
+    """All series names: sagegen ones first (library order of raw["libraries"]; kernel, whole, api),
     then other kernels, then torch flash, torch cudnn."""
     libs = list((raw.get("libraries") or {}).keys())
-    modes = {"kernel": 0, "whole": 1}
+    modes = {"kernel": 0, "whole": 1, "api": 2}
 
     def key(r):
         k = r.get("kernel")

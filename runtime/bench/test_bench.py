@@ -95,6 +95,7 @@ SEQS = [1024, 2048, 4096]
 BASE_MS = {
     ("sagegen", LIB_A, "kernel"): 0.10,
     ("sagegen", LIB_A, "whole"): 0.13,
+    ("sagegen", LIB_A, "api"): 0.14,  # bench.py's third mode: sagegen.sageattn() as a program calls it
     ("sagegen", LIB_B, "kernel"): 0.17,
     ("sagegen", LIB_B, "whole"): 0.19,
     ("torch-flash", None, "whole"): 0.23,
@@ -107,8 +108,9 @@ HAND_ROW_MS = {  # D=128, non-causal, fp16, N=4096
 }
 ERROR_CELL = (("torch-cudnn", None, "whole"), (64, True, "bf16"), 2048)
 ERROR_MSG = "cuDNN backend unavailable for bf16 <SDPBackend|cudnn> & \"quoted\""
-SERIES = ["sagegen %s kernel" % LIB_A, "sagegen %s whole" % LIB_A,
+SERIES = ["sagegen %s kernel" % LIB_A, "sagegen %s whole" % LIB_A, "sagegen %s api" % LIB_A,
           "sagegen %s kernel" % LIB_B, "sagegen %s whole" % LIB_B, "torch flash", "torch cudnn"]
+SAGEGEN_SERIES = SERIES[:5]  # kernel, whole, api per library, in library order
 
 
 def entry(kernel, library, mode, seq, head_dim, causal, dtype, median_ms, error=None):
@@ -216,7 +218,7 @@ class MarkdownTest(unittest.TestCase):
             self.assertEqual(header[0], "N")
             self.assertEqual([r[0] for r in rows], [str(n) for n in SEQS])
             self.assertEqual(header[1:1 + len(SERIES)], ["%s TOP/s" % s for s in SERIES])
-            speedups = ["%s × %s" % (s, t) for s in SERIES[:4] for t in ("flash", "cuDNN")]
+            speedups = ["%s × %s" % (s, t) for s in SAGEGEN_SERIES for t in ("flash", "cuDNN")]
             self.assertEqual(header[1 + len(SERIES):], speedups)
             for r in rows:
                 self.assertEqual(len(r), len(header))
@@ -245,7 +247,7 @@ class MarkdownTest(unittest.TestCase):
                     r = by_cell[(s, d, c, dt, n)]
                     want = DASH if r["error"] else "%.1f" % expected_tops(r)
                     self.assertEqual(cells["%s TOP/s" % s], want, (title, n, s))
-                for s in SERIES[:4]:
+                for s in SAGEGEN_SERIES:
                     for t, label in (("torch flash", "flash"), ("torch cudnn", "cuDNN")):
                         a, b = by_cell[(s, d, c, dt, n)], by_cell[(t, d, c, dt, n)]
                         want = DASH if b["error"] else "%.2f" % (b["median_ms"] / a["median_ms"])

@@ -176,10 +176,101 @@ def check_compile(backend):
                 f"sagegen.sageattn nodes {ops}, compiled vs eager cos {cos:.6f} rel_l1 {rel:.2e}")
 
 
-def check_error(compiled):
+@contextlib.contextmanager
+def runs_library(value=True):
+    """sagegen._runs_library patched: host tensors count as ones the library runs on (the decision's seam)."""
+    saved = sagegen._runs_library
+    sagegen._runs_library = lambda t: value
+    try:
+        yield
+    finally:
+        sagegen._runs_library = saved
+
+
+def check_dispatcher_decision():
+    """sageattn skips torch's dispatcher only in plain eager use: not while tracing, not for tensor
+    subclasses or under dispatch / function modes, not when an input requires grad with grad on."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Passthrough(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    class FunctionPassthrough(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    q, k, v = inputs("HND", torch.float16, nq=16, nk=16, d=64)
+    got = {}
+    got["not on the library's device"] = sagegen._dispatcher_needed(q, k, v)
+    with runs_library():
+        got["plain eager"] = sagegen._dispatcher_needed(q, k, v)
+        g = q.detach().float().requires_grad_()
+        got["requires grad"] = sagegen._dispatcher_needed(g, k, v)
+        with torch.no_grad():
+            got["requires grad, no_grad"] = sagegen._dispatcher_needed(g, k, v)
+        with Passthrough():
+            got["TorchDispatchMode"] = sagegen._dispatcher_needed(q, k, v)
+        with FunctionPassthrough():
+            got["TorchFunctionMode"] = sagegen._dispatcher_needed(q, k, v)
+        with FakeTensorMode() as mode:
+            fq = mode.from_tensor(q)
+            got["FakeTensor"] = sagegen._dispatcher_needed(fq, fq, fq)
+        torch._dynamo.reset()
+        traced = torch.compile(lambda x: x + (1.0 if sagegen._dispatcher_needed(x, x, x) else 0.0), fullgraph=True, backend="eager")
+        got["torch.compile"] = bool((traced(torch.zeros(2)) == 1.0).all())
+    want = {"not on the library's device": True, "plain eager": False, "requires grad": True, "requires grad, no_grad": False,
+            "TorchDispatchMode": True, "TorchFunctionMode": True, "FakeTensor": True, "torch.compile": True}
+    return got == want, str(got)
+
+
+def check_direct_call():
+    """In plain eager use sageattn calls the op's work itself (no op dispatch); compiled, the graph holds the op."""
+    calls = []
+    saved = sagegen._sageattn_eager
+    sagegen._sageattn_eager = lambda *a, **kw: calls.append(kw) or saved(*a, **kw)
+    try:
+        with runs_library():
+            if DEVICE == "cpu":
+                q, k, v = inputs("HND", torch.float16, nq=16, nk=16, d=64)
+                with contextlib.suppress(Exception):  # host tensors: the library itself refuses them
+                    sagegen.sageattn(q, k, v)
+                direct = len(calls) == 1
+                # the same call under a dispatch mode goes through the op (its CPU stand-in kernel)
+                calls.clear()
+                from torch.utils._python_dispatch import TorchDispatchMode
+
+                class Seen(TorchDispatchMode):
+                    ops = []
+
+                    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                        Seen.ops.append(str(func))
+                        return func(*args, **(kwargs or {}))
+
+                with Seen():
+                    sagegen.sageattn(q, k, v)
+                via_op = not calls and any("sagegen.sageattn" in o for o in Seen.ops)
+                ok, detail = direct and via_op, f"eager: direct {direct}; under a dispatch mode: via the op {via_op}"
+            else:
+                q, k, v = inputs("HND", torch.float16, seed=11)
+                o_direct, lse_direct = sagegen.sageattn(q, k, v, return_lse=True)
+                direct = len(calls) == 1
+                o_op, lse_op = torch.ops.sagegen.sageattn(q, k, v, "HND", False, None, True)
+                same = torch.equal(o_direct, o_op) and torch.equal(lse_direct, lse_op)
+                ok, detail = direct and same, f"eager call direct {direct}; bitwise equal to the op's result {same}"
+    finally:
+        sagegen._sageattn_eager = saved
+    return ok, detail
+
+
+def check_error(compiled, via_op=False):
     """An input the library refuses (head_dim 96 is not built) raises SagegenError with the C status text."""
     q = torch.zeros(1, 2, 16, 96, dtype=torch.float16, device=DEVICE)
     fn = (lambda t: sagegen.sageattn(t, t, t))
+    if via_op:
+        fn = (lambda t: torch.ops.sagegen.sageattn(t, t, t, "HND", False, None, False))
     if compiled:
         torch._dynamo.reset()
         fn = torch.compile(fn, fullgraph=True, backend="eager")
@@ -225,9 +316,12 @@ def main(argv):
                       library={"path": sagegen.library_path(), "version": sagegen.version(), "abi": sagegen.abi_version(),
                                "archs": sagegen.archs()})
         backend = opts.backend or "inductor"
-        checks.append(("SagegenError through the op (eager)", lambda: check_error(False)))
+        checks.append(("SagegenError through the op (eager)", lambda: check_error(False, via_op=True)))
+        checks.append(("SagegenError from sageattn's direct eager call", lambda: check_error(False)))
         checks.append(("SagegenError through the op (torch.compile fullgraph)", lambda: check_error(True)))
     checks.append(("torch.library.opcheck", check_opcheck))
+    checks.append(("sageattn skips the dispatcher only in plain eager use", check_dispatcher_decision))
+    checks.append(("sageattn's direct eager call", check_direct_call))
     for layout in ("HND", "NHD"):
         for dtype in (torch.float16, torch.bfloat16):
             for causal in (False, True):
