@@ -7,7 +7,10 @@
 Times, for every shape of shapes.py (B=4, H=32, D 64/128, N 1K..32K, causal or not, fp16/bf16):
   - sagegen, kernel only: the attention kernel on inputs quantized beforehand (sagegen_forward_phases
     with SAGEGEN_PHASE_ATTENTION after one SAGEGEN_PHASE_QUANTIZE);
-  - sagegen, whole: quantization kernels + attention, what a user's call costs;
+  - sagegen, whole: quantization kernels + attention through a prepared call (sagegen.prepare: output
+    and workspace allocated once), the GPU work of a call and the library's own host path;
+  - sagegen, api: sagegen.sageattn(q, k, v) as a program calls it, with the binding's checks and
+    per-call allocations: what a user's call costs, timed the way torch's backends are;
   - torch.nn.functional.scaled_dot_product_attention with the FlashAttention-2 backend and with cuDNN.
 TOP/s = 4·B·H·N²·D / time (half for causal). Each timing: warm-up (500 ms of back-to-back launches, so
 the clocks settle under that kernel's own power draw), then every launch timed with its own CUDA
