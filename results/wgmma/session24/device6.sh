@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session 24, device call 6 (device5.sh's steps, then an experiment): check_torch_op.py on the H100
+# Session 24, device call 6 (never ran: no machine, then no device time): check_torch_op.py on the H100
 # after its test fix, a second and third sample of the host microseconds before/after the binding
 # change, then pairs without the mask: the tuned set's non-causal buckets of ≤ 2 blocks per SM
 # paired (block x computes tiles x and x + blocks per head through one K/V ring), built with
