@@ -43,6 +43,7 @@ import shapes as shape_list  # noqa: E402
 from libraries import library_info, library_infos  # noqa: E402,F401  (ab.py and the session scripts use them from here)
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+SAGEGEN_MODES = ("kernel", "whole", "api")  # what bench_sagegen times, in report order
 # Warm-up: each kernel runs back to back for WARMUP_MS before it is timed. On the lent H100 both
 # sagegen's and torch's kernels run at the card's 700 W power cap, where the SM clock a kernel gets
 # depends on its own power draw (1830 MHz for sagegen's D=128 kernel, 1620 MHz for FlashAttention-2:
@@ -151,7 +152,7 @@ def bench_sagegen(label, lib_path, shape, sets):
         rows = [result("sagegen", label, "kernel", shape, kernel, err), result("sagegen", label, "whole", shape, whole, err)]
     except Exception as e:  # noqa: BLE001
         msg = f"{type(e).__name__}: {e}"
-        return [result("sagegen", label, mode, shape, error=msg) for mode in ("kernel", "whole", "api")]
+        return [result("sagegen", label, mode, shape, error=msg) for mode in SAGEGEN_MODES]
     try:  # (its own failure leaves the two figures above standing)
         api = time_launches([lambda q=q, k=k, v=v: sagegen.sageattn(q, k, v, "HND", shape["causal"]) for q, k, v in sets])
         api_err = "output has NaN/Inf" if not torch.isfinite(sagegen.sageattn(*sets[0], "HND", shape["causal"])).all() else None

@@ -94,10 +94,13 @@ def _device_guard(device):
     return torch.cuda.device(device)
 
 
+# What torch's own generated launchers use; looked up once (absent from CPU-only builds of torch).
+_RAW_STREAM = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+
+
 def _stream_handle(device):
     index = torch.cuda.current_device() if device.index is None else device.index
-    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)  # what torch's own generated launchers use
-    return raw(index) if raw is not None else torch.cuda.current_stream(device).cuda_stream
+    return _RAW_STREAM(index) if _RAW_STREAM is not None else torch.cuda.current_stream(device).cuda_stream
 
 
 # Whether sageattn may run the op's work itself instead of through torch's dispatcher (tens of µs of
