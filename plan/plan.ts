@@ -56,6 +56,11 @@ export interface KvClusterPlan {
   staticBytes: number;
 }
 
+export interface KvReadyPlan {
+  /** Ready words of one head of K, and as many of V: one per block of its cluster (the arch's largest cluster). */
+  wordsPerHead: number;
+}
+
 export interface RegisterEstimate {
   outputAccumulator: number;
   scoreAccumulator: number;
@@ -129,6 +134,14 @@ export interface KernelPlan {
     kvCluster: KvClusterPlan | null;
     /** Whole calls quantize the queries in the attention kernel's prologue (wgmma.queryQuant): the query kernel runs only for the quantization phase alone. */
     queryInAttention: boolean;
+    /**
+     * Whole calls where the K/V cluster kernel is the only kernel before the attention kernel (the
+     * queries are quantized in the attention kernel): the attention kernel is launched as its
+     * programmatic dependent, and each attention block waits for the ready words of its own K/V head
+     * instead of the end of the whole K/V grid, so the first heads' attention overlaps the last heads'
+     * quantization. null: the attention kernel starts after the quantization kernels end.
+     */
+    kvReady: KvReadyPlan | null;
   };
   pv: {
     fp8: boolean;
@@ -532,6 +545,8 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       ? { rowsPerPass: 32 / inputChunksPerRow, passes: t.warpQ / (32 / inputChunksPerRow), firstBarrier: QUERY_QUANT_FIRST_BARRIER }
       : null;
 
+  const kvCluster = fp8 ? kvClusterOf(cap, D, t.ctaK, kGroupsPerTile, inputChunksPerRow) : null;
+
   const pv = spec.pv;
   const pvPlan =
     pv.instruction === 'wgmma.e4m3'
@@ -598,8 +613,9 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       statsRows: STATS_ROWS,
       statsLoads: STATS_LOADS,
       vBlockKeys: Math.min(t.ctaK, V_BLOCK_KEYS),
-      kvCluster: fp8 ? kvClusterOf(cap, D, t.ctaK, kGroupsPerTile, inputChunksPerRow) : null,
+      kvCluster,
       queryInAttention: queryQuant !== null,
+      kvReady: kvCluster !== null && queryQuant !== null ? { wordsPerHead: kvCluster.maxClusterBlocks } : null,
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },

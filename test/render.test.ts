@@ -162,7 +162,8 @@ describe('other variants', () => {
     expect(cu).toContain('if (tilesPerBlock > kKvMaxStagedTiles) tilesPerBlock = ceilDiv(p.ext.kTiles, kKvMaxClusterBlocks);');
     expect(cu).toContain('cudaFuncAttributeNonPortableClusterSizeAllowed');
     // a cluster launch the device refuses falls back to the split kernels rather than failing the call
-    expect(cu).toContain('bool fused = kvClusterShapeOf(p, shape) && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
+    expect(cu).toContain('bool fused = kvClusterShapeOf(p, shape);');
+    expect(cu).toContain('fused = fused && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
     expect(cu).toContain('if (!fused) (void)cudaGetLastError();');
     // the fused kernel, then the queries (their LSE correction reads mean(K)); the split kernels otherwise
     const fused = cu.indexOf('if (fused) {');

@@ -56,6 +56,13 @@ struct VariantDescriptor {
   cudaError_t (*run)(const VariantCall&, cudaStream_t, unsigned phases);
 };
 
+// A fresh token for the ready words a whole call's K/V kernel writes and its attention kernel waits
+// for (variants whose plan has quant.kvReady). The workspace is the caller's memory and is never
+// cleared, so a word may still hold a token of an earlier call, or any bytes at all: tokens are
+// never repeated within a process (one counter for every variant of the library) and start at a
+// random value with a fixed tag in the top 16 bits, so neither is mistaken for this call's.
+uint64_t nextReadyToken();
+
 // Generated: the variants built into this library.
 extern const VariantDescriptor* const kVariants[];
 extern const int kVariantCount;

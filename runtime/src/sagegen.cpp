@@ -6,6 +6,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -331,6 +333,26 @@ sagegen_status forwardOn(const sagegen_forward_args* args, sagegen_stream_t stre
 }
 
 }  // namespace
+
+namespace sagegen {
+
+uint64_t nextReadyToken() {
+  constexpr uint64_t kTag = uint64_t{0x5A6E} << 48;  // "Zn": never 0, so 0 can mean "no wait"
+  constexpr uint64_t kCountMask = (uint64_t{1} << 48) - 1;
+  // Start: the clock mixed with this library's address, so two libraries in one process (or one
+  // loaded twice) do not count the same tokens over the same workspace.
+  static std::atomic<uint64_t> next{[] {
+    uint64_t x = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                 reinterpret_cast<uintptr_t>(&nextReadyToken);
+    x ^= x >> 33;  // splitmix64's finalizer: nearby starts land far apart
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+  }()};
+  return kTag | (next.fetch_add(1, std::memory_order_relaxed) & kCountMask);
+}
+
+}  // namespace sagegen
 
 extern "C" {
 
