@@ -102,6 +102,12 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       expect(plan.quant.queryInAttention, v.name).toBe(inKernel);
       expect(/bar\.sync\s+%r\d+, 128;/.test(ptx), v.name).toBe(inKernel);
       expect(ptx.includes('fence.proxy.async.shared::cta'), v.name).toBe(inKernel || plan.wgmma!.rowSumColumns > 0);
+      // and there the K/V kernel is the only one before the attention kernel, which starts beside it
+      // and waits for its own head's ready words (acquire in the attention kernel, release in the K/V kernel)
+      expect(plan.quant.kvReady !== null, v.name).toBe(inKernel);
+      expect(ptx.includes('griddepcontrol.launch_dependents'), v.name).toBe(inKernel);
+      expect(attentionKernelPtx(ptx).includes('ld.acquire.gpu.global.u64'), v.name).toBe(inKernel);
+      expect(ptx.includes('st.release.gpu.global.u64'), v.name).toBe(inKernel);
     }
   });
 });

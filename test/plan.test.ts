@@ -386,6 +386,28 @@ describe('wgmma plan', () => {
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false }))).quant.queryInAttention).toBe(false);
   });
 
+  it('the attention kernel starts beside the K/V cluster kernel only where that kernel is the only one before it (one-consumer blocks)', () => {
+    const plan = (headDim: 64 | 128, causal: boolean) => planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' })));
+    // one ready word per block of the arch's largest cluster, for K and for V: 2 × 16 fit one warp's lanes
+    expect([plan(128, true).quant.kvReady, plan(64, false).quant.kvReady, plan(64, true).quant.kvReady]).toEqual([
+      { wordsPerHead: 16 },
+      { wordsPerHead: 16 },
+      { wordsPerHead: 16 },
+    ]);
+    // three consumers run the query kernel between the two: no overlap, nothing rendered
+    expect(plan(128, false).quant.kvReady).toBeNull();
+    for (const [headDim, causal] of [[128, false], [128, true], [64, false]] as const) {
+      const source = renderVariant(plan(headDim, causal));
+      const beside = plan(headDim, causal).quant.kvReady !== null;
+      for (const marker of ['griddepcontrol.launch_dependents', 'waitKvReady(p, batch, kvHead, threadIdx.x)', 'cudaLaunchAttributeProgrammaticStreamSerialization', 'kvReadyToken'])
+        expect(source.includes(marker), `${headDim} ${causal} ${marker}`).toBe(beside);
+    }
+    // mma.sync (no queries in the attention kernel) and archs without clusters: none
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true }))).quant.kvReady).toBeNull();
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_120', headDim: 128 }))).quant.kvReady).toBeNull();
+    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).quant.kvReady).toBeNull();
+  });
+
   it('without a producer: 128 threads per consumer, the whole register share, loads from the consumer, serial or overlapped', () => {
     const spec = (tiling: object) =>
       parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }), (s) => {

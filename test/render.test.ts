@@ -196,6 +196,36 @@ describe('other variants', () => {
     expect(ada).toContain('kvStatsKernel<<<');
   });
 
+  it('a whole call of a one-consumer wgmma variant: the K/V blocks publish ready words, and the attention blocks, launched beside them, wait for their own head', () => {
+    const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' })));
+    expectConstant(cu, 'int', 'kKvReadyWordsPerHead', 16);
+    // the K/V kernel lets its dependent launch as soon as it starts, and publishes after its stores,
+    // before the cluster wait that only keeps its shared memory alive
+    const kernel = cu.slice(cu.indexOf('kvClusterQuantKernel(const Params p, const int tilesPerBlock) {'));
+    const body = kernel.slice(0, kernel.indexOf('\n}\n'));
+    expect(body.indexOf('griddepcontrol.launch_dependents')).toBeLessThan(body.indexOf('cpAsync16('));
+    const publish = body.indexOf('if (p.kvReadyToken != 0) publishKvReady(p, batch);');
+    expect(publish).toBeGreaterThan(body.indexOf('transposeVBlock<kKvThreads>'));
+    expect(publish).toBeGreaterThan(body.indexOf('quantizeStagedKeys(p, sStaged'));
+    expect(publish).toBeLessThan(body.indexOf('clusterWait();'));
+    // release after a block barrier; the reader acquires, then fences the async proxy
+    expect(cu).toContain('st.release.gpu.global.u64');
+    expect(cu).toContain('ld.acquire.gpu.global.u64');
+    const wait = cu.indexOf('if (p.kvReadyToken != 0 && threadIdx.x < 32) waitKvReady(p, batch, kvHead, threadIdx.x);');
+    const attention = cu.indexOf('attentionKernel(const __grid_constant__ TensorMaps maps, const Params p) {');
+    expect(wait).toBeGreaterThan(attention);
+    // ... before the block barrier that comes before every load of the workspace and every TMA load
+    const barrier = cu.indexOf('__syncthreads();', wait);
+    expect(barrier).toBeGreaterThan(wait);
+    expect(barrier).toBeLessThan(cu.indexOf('loadTile(j);', attention));
+    expect(barrier).toBeLessThan(cu.indexOf('quantizeQueryRows(p, smem', attention));
+    // a fresh token only for a whole call on the fused kernel; none when the split kernels run
+    expect(cu).toMatch(/if \(fused && !queryKernel\) \{\s+p\.kvReadyToken = sagegen::nextReadyToken\(\);/);
+    expect(cu).toContain('if (!fused) p.kvReadyToken = 0;');
+    expect(cu).toContain('if (p.kvReadyToken != 0) return launchBesideKvQuant(maps, p, stream);');
+    expect(cu).toContain('dependent[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;');
+  });
+
   it('causal kernels remap the launch order heaviest-first; the rest take blockIdx as is', () => {
     const causal = render(parseSpec({ ...defaultSpecInput({ arch: 'sm_90a', headDim: 128 }), causal: true })).cu;
     const full = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128 }))).cu;
