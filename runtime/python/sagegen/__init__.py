@@ -320,8 +320,33 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
     return _sageattn_eager(q, k, v, tensor_layout, is_causal, sm_scale, return_lse, out=out, lse_out=lse_out)
 
 
+# Calls already checked, by geometry. A call's checks, its argument block (less the pointers) and its
+# workspace size depend only on the library, the layout, causal, sm_scale and each input's shape,
+# strides, dtype and device: a call whose geometry was seen before skips the checks and fills only
+# the pointers of a copy of that block (on this machine 16.6 -> ~4 µs of Python a call; the H100
+# host is slower). Only calls that allocate their own output (no out= / lse_out=) and need no copy
+# of a broadcast input are kept, at most _CALL_PLANS_MAX geometries (then the table starts over).
+_CALL_PLANS = {}
+_CALL_PLANS_MAX = 64
+
+
+def _call_key(lib, q, k, v, tensor_layout, is_causal, sm_scale):
+    """The geometry of a call as a dict key, or None where it is not kept (no library loaded yet, a
+    scale that is not a plain number, a layout that is not one of the two names)."""
+    if lib is None or tensor_layout not in ("HND", "NHD") or not (sm_scale is None or type(sm_scale) in (float, int)):
+        return None
+    return (lib, tensor_layout, bool(is_causal), sm_scale, q.dtype, k.dtype, v.dtype, q.device, k.device, v.device,
+            q.shape, k.shape, v.shape, q.stride(), k.stride(), v.stride())
+
+
 def _sageattn_eager(q, k, v, tensor_layout, is_causal, sm_scale, return_lse, out=None, lse_out=None):
     """sageattn's work, called directly: checks, allocations and the C call (the custom op's kernel)."""
+    key = None
+    if out is None and lse_out is None and type(q) is torch.Tensor and type(k) is torch.Tensor and type(v) is torch.Tensor:
+        key = _call_key(_lib.loaded_library(), q, k, v, tensor_layout, is_causal, sm_scale)
+        known = _CALL_PLANS.get(key) if key is not None else None
+        if known is not None:
+            return _run_known(q, k, v, return_lse, *known)
     dims, scale = _problem(q, k, v, tensor_layout, sm_scale)
     b, hq, hkv, nq, nk, d = dims
     lse_shape = (b, hq, nq)
@@ -337,14 +362,33 @@ def _sageattn_eager(q, k, v, tensor_layout, is_causal, sm_scale, return_lse, out
             lse = torch.empty(lse_shape, dtype=torch.float32, device=q.device)
         if b * hq * nq == 0:
             return (o, lse) if return_lse else o  # nothing to compute (the library rejects zero lengths)
+        inputs = (q, k, v)
         q, k, v = _materialize(q), _materialize(k), _materialize(v)
         lib = _lib.get_library()
-        ws_bytes = lib.sagegen_workspace_size(*dims)
+        ws_bytes = max(lib.sagegen_workspace_size(*dims), _MIN_WORKSPACE)
         # torch's caching allocator returns >= 256-byte aligned blocks; freeing this tensor when the
         # function returns is safe because reuse is ordered on the same (current) stream.
-        workspace = torch.empty(max(ws_bytes, _MIN_WORKSPACE), dtype=torch.uint8, device=q.device)
+        workspace = torch.empty(ws_bytes, dtype=torch.uint8, device=q.device)
         args = _lib.new_args(lib)
         _fill_args(args, q, k, v, o, lse, tensor_layout, dims, is_causal, scale, workspace)
+        _run(lib, args, q.device)
+    if key is not None and key[0] is lib and all(a is b for a, b in zip((q, k, v), inputs)):  # no broadcast input was copied
+        if len(_CALL_PLANS) >= _CALL_PLANS_MAX:
+            _CALL_PLANS.clear()
+        _CALL_PLANS[key] = (lib, _abi.SagegenForwardArgs.from_buffer_copy(args), lse_shape, ws_bytes)
+    return (o, lse) if return_lse else o
+
+
+def _run_known(q, k, v, return_lse, lib, template, lse_shape, ws_bytes):
+    """A call of a geometry checked before: the same argument block with this call's pointers."""
+    with _device_guard(q.device):
+        o = torch.empty(q.shape, dtype=q.dtype, device=q.device)
+        lse = torch.empty(lse_shape, dtype=torch.float32, device=q.device) if return_lse else None
+        workspace = torch.empty(ws_bytes, dtype=torch.uint8, device=q.device)
+        args = _abi.SagegenForwardArgs.from_buffer_copy(template)
+        args.q, args.k, args.v, args.o = q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr()
+        _abi.set_lse_pointer(args, lse.data_ptr() if lse is not None else 0)
+        args.workspace = workspace.data_ptr()
         _run(lib, args, q.device)
     return (o, lse) if return_lse else o
 

@@ -81,6 +81,12 @@ def get_library():
     return loaded[1] if loaded is not None else load_library()
 
 
+def loaded_library():
+    """The loaded library, or None before the first load (never loads one)."""
+    loaded = _loaded
+    return loaded[1] if loaded is not None else None
+
+
 def library_path():
     """Path of the loaded library, or of the one that would be loaded."""
     loaded = _loaded

@@ -14,6 +14,7 @@ with float64 attention. Prints one line per check and `N passed, M failed`; writ
 """
 import argparse
 import contextlib
+import ctypes
 import datetime
 import json
 import math
@@ -30,6 +31,7 @@ sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
 import torch  # noqa: E402
 
 import sagegen  # noqa: E402
+from sagegen import _lib  # noqa: E402
 
 # Output limits against float64 attention on Gaussian inputs (runtime/test/gpu_check.py's).
 MIN_COS, MAX_REL_L1 = 0.999, 0.043
@@ -266,6 +268,102 @@ def check_direct_call():
     return ok, detail
 
 
+class RecordingLibrary:
+    """Stands in for libsagegen in check_call_plans: records the argument block of every forward."""
+
+    def __init__(self):
+        self.blocks = []
+
+    def sagegen_workspace_size(self, b, hq, hkv, nq, nk, d):
+        return 3 * b * hq * max(nq, nk) * d + 4096  # any size that depends on the problem
+
+    def sagegen_forward_args_init(self, ref):
+        args = ref._obj
+        ctypes.memset(ctypes.addressof(args), 0, ctypes.sizeof(args))
+        args.struct_size, args.abi_version = ctypes.sizeof(args), sagegen.ABI_VERSION
+
+    def sagegen_forward_phases(self, ref, stream, phases):
+        self.blocks.append(sagegen.SagegenForwardArgs.from_buffer_copy(ref._obj))
+        return 0
+
+
+POINTER_FIELDS = ("q", "k", "v", "o", "lse", "workspace")
+
+
+def without_pointers(args):
+    copy = sagegen.SagegenForwardArgs.from_buffer_copy(args)
+    for name in POINTER_FIELDS:
+        setattr(copy, name, None)
+    return bytes(copy)
+
+
+def address(args, name):
+    return ctypes.cast(getattr(args, name), ctypes.c_void_p).value or 0
+
+
+def check_call_plans():
+    """A call of a geometry seen before skips the checks and reuses the argument block (sageattn's
+    _CALL_PLANS): the block it passes must be, byte for byte, the one a first call of that geometry
+    fills, with this call's pointers. The geometries differ pairwise in one thing each (strides of the
+    same shape, layout, causal, scale, dtype, GQA, size-1 dims), so a key that missed any of them would
+    hand one geometry another's block. Host tensors and a recording stand-in library: no GPU needed."""
+    lib = RecordingLibrary()
+    base = torch.zeros(2, 8, 64, 64, dtype=torch.float16)
+    geometries = [
+        ("HND", base, base, base, False, None, False),
+        ("HND", base.transpose(1, 2).contiguous().transpose(1, 2), base, base, False, None, False),  # q: same shape, other strides
+        ("NHD", base, base, base, False, None, False),
+        ("HND", base, base, base, True, None, False),
+        ("HND", base, base, base, False, 0.05, True),
+        ("HND", base, base, base, False, 1, False),
+        ("HND", base.bfloat16(), base.bfloat16(), base.bfloat16(), False, None, False),
+        ("HND", base, base[:, :2], base[:, :2], True, None, True),  # GQA 8/2
+        ("HND", base[:1, :, :1], base[:1], base[:1], False, None, False),  # size-1 batch and query length
+        ("HND", base[..., :32], base[..., :32], base[..., :32], False, None, False),  # strided rows, D=32
+    ]
+    saved = (_lib.get_library, _lib.loaded_library, sagegen._device_guard, sagegen._stream_handle, sagegen._on_cuda)
+    _lib.get_library = _lib.loaded_library = lambda: lib
+    sagegen._device_guard = lambda device: contextlib.nullcontext()
+    sagegen._stream_handle = lambda device: 0
+    sagegen._on_cuda = lambda t: True
+    sagegen._CALL_PLANS.clear()
+    problems = []
+    try:
+        first = []  # each geometry's block from a call that found nothing stored
+        for layout, q, k, v, causal, scale, lse in geometries:
+            sagegen._CALL_PLANS.clear()
+            sagegen._sageattn_eager(q, k, v, layout, causal, scale, lse)
+            first.append(lib.blocks[-1])
+        sagegen._CALL_PLANS.clear()
+        for layout, q, k, v, causal, scale, lse in geometries:  # all stored, one after the other
+            sagegen._sageattn_eager(q, k, v, layout, causal, scale, lse)
+        stored = len(sagegen._CALL_PLANS)
+        for i, (layout, q, k, v, causal, scale, lse) in enumerate(geometries):
+            # other tensors of the same geometry: the block must carry their pointers
+            q2, k2, v2 = (torch.empty_strided(t.size(), t.stride(), dtype=t.dtype).copy_(t) for t in (q, k, v))
+            result = sagegen._sageattn_eager(q2, k2, v2, layout, causal, scale, lse)
+            o2 = result[0] if lse else result
+            block = lib.blocks[-1]
+            if without_pointers(block) != without_pointers(first[i]):
+                problems.append(f"geometry {i}: the reused block differs from a first call's")
+            want = {"q": q2.data_ptr(), "k": k2.data_ptr(), "v": v2.data_ptr(), "o": o2.data_ptr(), "lse": result[1].data_ptr() if lse else 0}
+            got = {name: address(block, name) for name in want}
+            if got != want or not address(block, "workspace"):
+                problems.append(f"geometry {i}: pointers {got}, want {want}")
+        # a bad call is still refused: its geometry was never stored
+        try:
+            sagegen._sageattn_eager(base, base[..., :32], base, "HND", False, None, False)
+            problems.append("a head_dim mismatch was not refused")
+        except ValueError:
+            pass
+    finally:
+        _lib.get_library, _lib.loaded_library, sagegen._device_guard, sagegen._stream_handle, sagegen._on_cuda = saved
+        sagegen._CALL_PLANS.clear()
+    if stored != len(geometries):
+        problems.append(f"{stored} geometries stored, want {len(geometries)} (one per distinct geometry)")
+    return not problems, "; ".join(problems) or f"{len(geometries)} geometries: reused blocks equal to first calls', pointers this call's"
+
+
 def check_error(compiled, via_op=False):
     """An input the library refuses (head_dim 96 is not built) raises SagegenError with the C status text."""
     q = torch.zeros(1, 2, 16, 96, dtype=torch.float16, device=DEVICE)
@@ -323,6 +421,7 @@ def main(argv):
     checks.append(("torch.library.opcheck", check_opcheck))
     checks.append(("sageattn skips the dispatcher only in plain eager use", check_dispatcher_decision))
     checks.append(("sageattn's direct eager call", check_direct_call))
+    checks.append(("a repeated geometry reuses its checked argument block", check_call_plans))
     for layout in ("HND", "NHD"):
         for dtype in (torch.float16, torch.bfloat16):
             for causal in (False, True):
