@@ -3,7 +3,8 @@
 # on the tuned set. Carries .carry/ov.tgz (this commit's tuned set: npx sagegen build --config
 # autotune/tuned/h100-sm90a-wgmma.json --out .carry/ov/tuned) and .carry/b25.tgz (the same config
 # built at 9ad1d92, whose kernels are main's before this change: .carry/base/tuned), and .carry/py24
-# (runtime/python of db2d1e4: the binding before its repeated-geometry argument blocks).
+# (runtime/python of db2d1e4: the binding before its repeated-geometry argument blocks) and .carry/oldpy
+# (runtime/python of 9ad1d92: the binding before session 24 took the dispatcher out of eager calls).
 #   SAGEGEN_COMMIT=<hash> bash results/wgmma/session25/device1.sh OUTDIR [SECONDS_BUDGET]
 set -uo pipefail
 out="${1:?OUTDIR}"; budget="${2:-560}"; w="$out/w"; mkdir -p "$w"
@@ -23,6 +24,7 @@ step 100 python3 runtime/test/run_sanitizer.py --lib $new/lib/libsagegen.so --to
 # the binding's repeated-geometry argument blocks: host µs before (.carry/py24: runtime/python of db2d1e4) and after
 h=results/wgmma/session25/host_us.py
 for i in 1; do
+  step 25 env SAGEGEN_PYTHON_ROOT=.carry/oldpy python3 $h --lib $new --out "$w/host-9ad1d92-$i.json"
   step 25 env SAGEGEN_PYTHON_ROOT=.carry/py24 python3 $h --lib $new --out "$w/host-before-$i.json"
   step 25 python3 $h --lib $new --out "$w/host-after-$i.json"
 done
