@@ -220,7 +220,9 @@ describe('other variants', () => {
     expect(barrier).toBeLessThan(cu.indexOf('loadTile(j);', attention));
     expect(barrier).toBeLessThan(cu.indexOf('quantizeQueryRows(p, smem', attention));
     // a fresh token only for a whole call on the fused kernel; none when the split kernels run
-    expect(cu).toMatch(/if \(fused && !queryKernel\) \{\s+p\.kvReadyToken = sagegen::nextReadyToken\(\);/);
+    // ... and not while the stream is captured into a graph, whose replays would repeat the token
+    expect(cu).toMatch(/if \(fused && !queryKernel && !streamCapturing\(stream\)\) \{\s+p\.kvReadyToken = sagegen::nextReadyToken\(\);/);
+    expect(cu).toContain('return status != cudaStreamCaptureStatusNone;');
     expect(cu).toContain('if (!fused) p.kvReadyToken = 0;');
     expect(cu).toContain('if (p.kvReadyToken != 0) return launchBesideKvQuant(maps, p, stream);');
     expect(cu).toContain('dependent[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;');
