@@ -9,3 +9,14 @@ step() {  # seconds-needed command...
 }
 # The GPU's name, clocks, power and temperature at the start of the call, into $w/gpu.txt.
 gpu_state() { nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv | tee "$w/gpu.txt"; }
+# The start every device script shares: `device_start OUTDIR BUDGET TARBALL...` sets $out, $budget
+# and $w (OUTDIR/w, created), exports PYTHONUNBUFFERED and SAGEGEN_COMMIT, unpacks each carried
+# tarball into .carry and records the GPU's state. (Scripts before session 25 spell it out.)
+device_start() {
+  out="${1:?OUTDIR}"; budget="${2:-570}"; w="$out/w"; shift 2
+  mkdir -p "$w"
+  export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
+  local t
+  for t in "$@"; do tar xzf "$t" -C .carry || return 1; done
+  gpu_state
+}

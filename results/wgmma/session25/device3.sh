@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Session 25, device call 3: device1.sh and device2.sh in one call (the device time left allows one):
+# Session 25, device call 3 (calls 1 and 2 were written, never ran, and were folded into this one, as
+# the device time left allows one call):
 # the attention kernel launched beside the K/V kernel (plan quant.kvReady). Bitwise and GPU checks of
 # the tuned set and of the wgmma defaults, a same-run A/B against main before the change, memcheck,
 # the tuned set's benchmark of record, then the binding's host microseconds (before/after its
-# repeated-geometry argument blocks). Carries .carry/ov.tgz, .carry/b25.tgz, .carry/ovd.tgz (see
-# device1.sh and device2.sh) and .carry/py24.
+# repeated-geometry argument blocks). Carries
+#   .carry/ov.tgz   this commit's tuned set: npx sagegen build --config autotune/tuned/h100-sm90a-wgmma.json --out .carry/ov/tuned
+#   .carry/ovd.tgz  this commit's wgmma defaults: npx sagegen build --arch sm_90a --headdim 64,128 --mma wgmma --out .carry/ovd/def
+#   .carry/b25.tgz  the tuned set built at 9ad1d92 (.carry/base/tuned), whose kernels are main's before this change
+#     (each: tar czf X.tgz -C .carry DIR/lib/libsagegen.so DIR/include DIR/manifest.json)
+#   .carry/py24     runtime/python of db2d1e4: the binding before its repeated-geometry argument blocks
 #   SAGEGEN_COMMIT=<hash> bash results/wgmma/session25/device3.sh OUTDIR [SECONDS_BUDGET]
 set -uo pipefail
-out="${1:?OUTDIR}"; budget="${2:-570}"; w="$out/w"; mkdir -p "$w"
-export PYTHONUNBUFFERED=1 SAGEGEN_COMMIT="${SAGEGEN_COMMIT:-unknown}"
-tar xzf .carry/ov.tgz -C .carry && tar xzf .carry/b25.tgz -C .carry && tar xzf .carry/ovd.tgz -C .carry
 source results/wgmma/device-steps.sh
-gpu_state
+device_start "${1:?OUTDIR}" "${2:-570}" .carry/ov.tgz .carry/b25.tgz .carry/ovd.tgz || exit 1
 new=.carry/ov/tuned base=.carry/base/tuned def=.carry/ovd/def
 # correctness first: a hang would be the dependent launch deadlocking, so each is time-boxed
 step 45 timeout 100 python3 results/wgmma/session25/overlap_bitwise.py --lib $new --reps 5 --out "$w/overlap-bitwise.json" 2>&1 | tail -15
