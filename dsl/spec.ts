@@ -42,6 +42,12 @@ export const TilingSchema = z
       .describe(
         'mma "wgmma" only: a producer warpgroup issues the TMA loads (true, the default), or the consumer warpgroup\'s first thread does (false: 128 threads per block, so more blocks fit on an SM)',
       ),
+    overlapKvQuant: z
+      .boolean()
+      .optional()
+      .describe(
+        'mma "wgmma" blocks of one consumer warpgroup without a producer only: a whole call starts the attention kernel while the K/V quantization kernel still runs (a programmatic dependent launch), and each attention block waits only for its own head\'s quantized K and V (default false)',
+      ),
   })
   .strict();
 
@@ -260,6 +266,7 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
   if (spec.mma !== 'wgmma') {
     if (tiling.warps === 12) add('tiling.warps', 12, 'must be 1, 2, 4 or 8 with mma "mma.sync" (12 is three wgmma consumer warpgroups)');
     if (tiling.producer !== undefined) add('tiling.producer', tiling.producer, 'only with mma "wgmma" (mma.sync blocks load with every thread)');
+    if (tiling.overlapKvQuant) add('tiling.overlapKvQuant', true, 'only with mma "wgmma" (its one-consumer blocks quantize their queries, so the K/V kernel is the only one before them)');
     if (pv.instruction === 'wgmma.e4m3') add('pv.instruction', pv.instruction, 'needs mma "wgmma" (with mma "mma.sync" use "m16n8k32.e4m3" or "m16n8k16")');
     return;
   }
@@ -277,6 +284,12 @@ function wgmmaIssues(spec: AttentionSpec, add: (field: string, value: unknown, r
       `with mma "wgmma", ${tiling.warps} warps and producer ${producer}: the shapes are ${WGMMA_SHAPES.map(describeShape).join('; ')}`,
     );
   if (producer && !tiling.overlapQk) add('tiling.overlapQk', false, 'must be true with mma "wgmma" and a producer warpgroup (its schedule issues the next Q·Kᵀ before the softmax)');
+  if (tiling.overlapKvQuant && (producer || tiling.warps !== 4))
+    add(
+      'tiling.overlapKvQuant',
+      true,
+      `needs one consumer warpgroup (warps 4) and producer false (got warps ${tiling.warps}, producer ${producer}): only those blocks quantize their own queries, so that the K/V kernel is the only one before the attention kernel`,
+    );
   if (qk.granularity !== 'per-warp') add('qk.granularity', qk.granularity, 'must be "per-warp" with mma "wgmma" (one scale per 16-row band a warp owns)');
 }
 
@@ -401,7 +414,7 @@ export function variantName(spec: AttentionSpec): string {
     spec.dtype,
     spec.causal ? 'causal' : 'full',
     ...(spec.mma === 'wgmma' ? ['wgmma'] : []),
-    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}`,
+    `q${t.ctaQ}k${t.ctaK}w${t.warpQ}x${t.warps}s${t.stages}b${t.minBlocksPerSm}${t.overlapQk ? 'o' : ''}${t.producer === false ? 'c' : ''}${t.overlapKvQuant ? 'kv' : ''}`,
     `qk${gran}${spec.qk.smoothK ? 'sm' : 'ns'}${spec.qk.foldDequant ? 'f' : ''}`,
     pv,
   ].join('_');

@@ -139,7 +139,8 @@ export interface KernelPlan {
      * queries are quantized in the attention kernel): the attention kernel is launched as its
      * programmatic dependent, and each attention block waits for the ready words of its own K/V head
      * instead of the end of the whole K/V grid, so the first heads' attention overlaps the last heads'
-     * quantization. null: the attention kernel starts after the quantization kernels end.
+     * quantization (spec tiling.overlapKvQuant). null: the attention kernel starts after the
+     * quantization kernels end.
      */
     kvReady: KvReadyPlan | null;
   };
@@ -615,7 +616,7 @@ export function planKernel(spec: AttentionSpec): KernelPlan {
       vBlockKeys: Math.min(t.ctaK, V_BLOCK_KEYS),
       kvCluster,
       queryInAttention: queryQuant !== null,
-      kvReady: kvCluster !== null && queryQuant !== null ? { wordsPerHead: kvCluster.maxClusterBlocks } : null,
+      kvReady: spec.tiling.overlapKvQuant && kvCluster !== null && queryQuant !== null ? { wordsPerHead: kvCluster.maxClusterBlocks } : null,
     },
     pv: pvPlan,
     smem: { q, k, v, totalBytes, needsOptIn: totalBytes > 48 * 1024 },

@@ -34,15 +34,19 @@ function builtOnce(specs: Parameters<typeof build>[0]['specs'], prefix: string):
   };
 }
 
-describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causal and not)', () => {
+describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causal and not; D=128 causal also with overlapKvQuant)', () => {
   const specs = [64, 128].flatMap((headDim) =>
     [false, true].map((causal) => parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: headDim as 64 | 128, causal, dtype: 'fp16', mma: 'wgmma' }))),
   );
+  // and the D=128 causal default with its attention kernel started beside the K/V kernel
+  const beside = defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, dtype: 'fp16', mma: 'wgmma' });
+  beside.tiling.overlapKvQuant = true;
+  specs.push(parseSpec(beside));
   const plans = planAll(specs);
   const built = builtOnce(specs, 'sagegen-wgmma-build-');
 
   it('every kernel compiles without spills; the attention kernel launches with the registers its block shape leaves', () => {
-    expect(built.manifest().variants).toHaveLength(4);
+    expect(built.manifest().variants).toHaveLength(5);
     for (const v of built.manifest().variants) {
       const plan = plans.find((p) => p.name === v.name)!;
       for (const e of v.ptxas) expect([e.spillStoreBytes, e.spillLoadBytes], `${v.name} ${e.kernel}`).toEqual([0, 0]);
@@ -102,13 +106,16 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       expect(plan.quant.queryInAttention, v.name).toBe(inKernel);
       expect(/bar\.sync\s+%r\d+, 128;/.test(ptx), v.name).toBe(inKernel);
       expect(ptx.includes('fence.proxy.async.shared::cta'), v.name).toBe(inKernel || plan.wgmma!.rowSumColumns > 0);
-      // and there the K/V kernel is the only one before the attention kernel, which starts beside it
-      // and waits for its own head's ready words (acquire in the attention kernel, release in the K/V kernel)
-      expect(plan.quant.kvReady !== null, v.name).toBe(inKernel);
-      expect(ptx.includes('griddepcontrol.launch_dependents'), v.name).toBe(inKernel);
-      expect(attentionKernelPtx(ptx).includes('ld.acquire.gpu.global.u64'), v.name).toBe(inKernel);
-      expect(ptx.includes('st.release.gpu.global.u64'), v.name).toBe(inKernel);
+      // there the K/V kernel is the only one before the attention kernel, which with
+      // tiling.overlapKvQuant starts beside it and waits for its own head's ready words (acquire in
+      // the attention kernel, release in the K/V kernel)
+      const overlaps = plan.quant.kvReady !== null;
+      expect(overlaps, v.name).toBe(specs.find((s) => variantName(s) === v.name)!.tiling.overlapKvQuant === true);
+      expect(ptx.includes('griddepcontrol.launch_dependents'), v.name).toBe(overlaps);
+      expect(attentionKernelPtx(ptx).includes('ld.acquire.gpu.global.u64'), v.name).toBe(overlaps);
+      expect(ptx.includes('st.release.gpu.global.u64'), v.name).toBe(overlaps);
     }
+    expect(plans.filter((p) => p.quant.kvReady !== null)).toHaveLength(1);
   });
 });
 

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { ARCHS, CAPABILITIES, INSTRUCTIONS } from '../dsl/capabilities.js';
 import { attention, defaultSpecInput } from '../dsl/builder.js';
-import { HEAD_DIMS, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
+import { HEAD_DIMS, parseSpec, SpecError, variantName, type AttentionSpec } from '../dsl/spec.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
 
@@ -386,26 +386,45 @@ describe('wgmma plan', () => {
     expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false }))).quant.queryInAttention).toBe(false);
   });
 
-  it('the attention kernel starts beside the K/V cluster kernel only where that kernel is the only one before it (one-consumer blocks)', () => {
-    const plan = (headDim: 64 | 128, causal: boolean) => planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' })));
+  it('tiling.overlapKvQuant: the attention kernel starts beside the K/V cluster kernel, only in one-consumer blocks without a producer (the K/V kernel is the only one before them)', () => {
+    const spec = (headDim: 64 | 128, causal: boolean, overlapKvQuant?: boolean) =>
+      parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }), (s) => {
+        if (overlapKvQuant !== undefined) s.tiling.overlapKvQuant = overlapKvQuant;
+      }));
     // one ready word per block of the arch's largest cluster, for K and for V: 2 × 16 fit one warp's lanes
-    expect([plan(128, true).quant.kvReady, plan(64, false).quant.kvReady, plan(64, true).quant.kvReady]).toEqual([
-      { wordsPerHead: 16 },
-      { wordsPerHead: 16 },
-      { wordsPerHead: 16 },
-    ]);
-    // three consumers run the query kernel between the two: no overlap, nothing rendered
-    expect(plan(128, false).quant.kvReady).toBeNull();
-    for (const [headDim, causal] of [[128, false], [128, true], [64, false]] as const) {
-      const source = renderVariant(plan(headDim, causal));
-      const beside = plan(headDim, causal).quant.kvReady !== null;
-      for (const marker of ['griddepcontrol.launch_dependents', 'waitKvReady(p, batch, kvHead, threadIdx.x)', 'cudaLaunchAttributeProgrammaticStreamSerialization', 'kvReadyToken'])
-        expect(source.includes(marker), `${headDim} ${causal} ${marker}`).toBe(beside);
+    expect([planKernel(spec(128, true, true)).quant.kvReady, planKernel(spec(64, false, true)).quant.kvReady]).toEqual([{ wordsPerHead: 16 }, { wordsPerHead: 16 }]);
+    // off unless asked for: the defaults and an explicit false render no trace of it, and keep their names
+    for (const s of [spec(128, true), spec(64, false), spec(64, true, false)]) {
+      expect(planKernel(s).quant.kvReady, variantName(s)).toBeNull();
+      expect(variantName(s)).not.toMatch(/ckv_/);
+      const source = renderVariant(planKernel(s));
+      for (const marker of ['griddepcontrol', 'kvReady', 'cudaLaunchAttributeProgrammaticStreamSerialization']) expect(source, marker).not.toContain(marker);
     }
-    // mma.sync (no queries in the attention kernel) and archs without clusters: none
-    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true }))).quant.kvReady).toBeNull();
-    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_120', headDim: 128 }))).quant.kvReady).toBeNull();
-    expect(planKernel(parseSpec(defaultSpecInput({ arch: 'sm_89', headDim: 128 }))).quant.kvReady).toBeNull();
+    expect(variantName(spec(128, true, true))).toMatch(/_q64k128w16x4s2b3ckv_/);
+    const source = renderVariant(planKernel(spec(128, true, true)));
+    for (const marker of ['griddepcontrol.launch_dependents', 'waitKvReady(p, batch, kvHead, threadIdx.x)', 'cudaLaunchAttributeProgrammaticStreamSerialization'])
+      expect(source, marker).toContain(marker);
+    // refused with the field, the value and the rule: three consumers (the query kernel runs between
+    // the two), a producer warpgroup, mma.sync
+    const refused = (edit: (s: ReturnType<typeof defaultSpecInput>) => void, mma: 'wgmma' | 'mma.sync' = 'wgmma'): SpecError => {
+      const input = edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, ...(mma === 'wgmma' ? { mma } : {}) }), (s) => {
+        s.tiling.overlapKvQuant = true;
+        edit(s);
+      });
+      try {
+        parseSpec(input);
+      } catch (e) {
+        expect(e).toBeInstanceOf(SpecError);
+        return e as SpecError;
+      }
+      throw new Error('parseSpec accepted the spec');
+    };
+    const three = refused(() => {});
+    expect(three.issues.map((i) => [i.field, i.value])).toContainEqual(['tiling.overlapKvQuant', true]);
+    expect(three.message).toContain('needs one consumer warpgroup (warps 4) and producer false (got warps 12, producer false)');
+    const withProducer = refused((s) => Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 2, stages: 3, overlapQk: true, producer: true }));
+    expect(withProducer.message).toContain('got warps 4, producer true');
+    expect(refused(() => {}, 'mma.sync').message).toContain('tiling.overlapKvQuant');
   });
 
   it('without a producer: 128 threads per consumer, the whole register share, loads from the consumer, serial or overlapped', () => {

@@ -196,8 +196,10 @@ describe('other variants', () => {
     expect(ada).toContain('kvStatsKernel<<<');
   });
 
-  it('a whole call of a one-consumer wgmma variant: the K/V blocks publish ready words, and the attention blocks, launched beside them, wait for their own head', () => {
-    const { cu } = render(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' })));
+  it('tiling.overlapKvQuant: in a whole call the K/V blocks publish ready words, and the attention blocks, launched beside them, wait for their own head', () => {
+    const input = defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' });
+    input.tiling.overlapKvQuant = true;
+    const { cu } = render(parseSpec(input));
     expectConstant(cu, 'int', 'kKvReadyWordsPerHead', 16);
     // the K/V kernel lets its dependent launch as soon as it starts, and publishes after its stores,
     // before the cluster wait that only keeps its shared memory alive
