@@ -113,7 +113,9 @@ typedef struct sagegen_forward_args {
   int32_t causal;
   float softmax_scale;  /* <= 0 is an error; use sagegen_default_scale(head_dim) for 1/sqrt(head_dim) */
 
-  void* workspace;      /* device memory, 256-byte aligned, at least sagegen_workspace_size(...) bytes; never NULL */
+  void* workspace;      /* device memory, 256-byte aligned, at least sagegen_workspace_size(...) bytes; never NULL.
+                         * Its contents need no clearing (a call never relies on what is in it when it starts);
+                         * calls that may run at the same time must not share one. */
   size_t workspace_bytes;
 } sagegen_forward_args;
 
