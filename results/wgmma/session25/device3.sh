@@ -17,6 +17,9 @@ device_start "${1:?OUTDIR}" "${2:-570}" .carry/ov.tgz .carry/b25.tgz .carry/ovd.
 new=.carry/ov/tuned base=.carry/base/tuned def=.carry/ovd/def
 # correctness first: a hang would be the dependent launch deadlocking, so each is time-boxed
 step 45 timeout 100 python3 results/wgmma/session25/overlap_bitwise.py --lib $new --reps 5 --out "$w/overlap-bitwise.json" 2>&1 | tail -15
+if [ ! -s "$w/overlap-bitwise.json" ]; then  # it hung or failed to run: nothing after it is worth the time
+  echo "no overlap-bitwise.json: stopping"; tar -C "$out" -czf "$out/device3.tgz" w; exit 1
+fi
 step 35 timeout 90 python3 runtime/test/gpu_check.py --lib $new/lib/libsagegen.so --label tuned-h100-wgmma --out "$w/tuned-h100-wgmma.json" 2>&1 | tail -1
 ab() { python3 runtime/bench/ab.py --lib $base --lib $new --rounds 3 --reps 15 "$@" 2>&1 | grep -v "^wrote"; }
 step 70 ab --head-dims 128 --seqs 1024,2048 --causal both --out "$w/ab-d128.json"
