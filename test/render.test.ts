@@ -162,8 +162,7 @@ describe('other variants', () => {
     expect(cu).toContain('if (tilesPerBlock > kKvMaxStagedTiles) tilesPerBlock = ceilDiv(p.ext.kTiles, kKvMaxClusterBlocks);');
     expect(cu).toContain('cudaFuncAttributeNonPortableClusterSizeAllowed');
     // a cluster launch the device refuses falls back to the split kernels rather than failing the call
-    expect(cu).toContain('bool fused = kvClusterShapeOf(p, shape);');
-    expect(cu).toContain('fused = fused && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
+    expect(cu).toContain('bool fused = kvClusterShapeOf(p, shape) && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
     expect(cu).toContain('if (!fused) (void)cudaGetLastError();');
     // the fused kernel, then the queries (their LSE correction reads mean(K)); the split kernels otherwise
     const fused = cu.indexOf('if (fused) {');
@@ -225,6 +224,7 @@ describe('other variants', () => {
     // ... and not while the stream is captured into a graph, whose replays would repeat the token
     expect(cu).toMatch(/if \(fused && !queryKernel && !streamCapturing\(stream\)\) \{\s+p\.kvReadyToken = sagegen::nextReadyToken\(\);/);
     expect(cu).toContain('return status != cudaStreamCaptureStatusNone;');
+    expect(cu).toContain('fused = fused && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
     expect(cu).toContain('if (!fused) p.kvReadyToken = 0;');
     expect(cu).toContain('if (p.kvReadyToken != 0) return launchBesideKvQuant(maps, p, stream);');
     expect(cu).toContain('dependent[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;');
