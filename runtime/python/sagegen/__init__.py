@@ -310,7 +310,7 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
     Without out= / lse_out= the call is the custom op torch.ops.sagegen.sageattn, which torch.compile
     (fullgraph=True included) keeps in the graph. In plain eager use (CUDA tensors, no tracing, no
     dispatch or function mode, no input requiring grad) the op's work runs without torch's dispatcher,
-    tens of µs less host time a call (about 20 measured on the H100 host); the result is the same. With out= / lse_out= it always runs directly.
+    tens of µs less host time a call (about 50 on the H100 host); the result is the same. With out= / lse_out= it always runs directly.
     """
     if out is None and lse_out is None and _dispatcher_needed(q, k, v):
         _problem(q, k, v, tensor_layout, sm_scale)  # the binding's messages, also while tracing
@@ -323,8 +323,9 @@ def sageattn(q, k, v, tensor_layout="HND", is_causal=False, sm_scale=None, retur
 # Calls already checked, by geometry. A call's checks, its argument block (less the pointers) and its
 # workspace size depend only on the library, the layout, causal, sm_scale and each input's shape,
 # strides, dtype and device: a call whose geometry was seen before skips the checks and fills only
-# the pointers of a copy of that block (on this machine 16.6 -> ~4 µs of Python a call; the H100
-# host is slower). Only calls that allocate their own output (no out= / lse_out=) and need no copy
+# the pointers of a copy of that block (on the development machine 16.6 -> 5.2 µs of Python a call;
+# on the H100 host sageattn went from about 3x cuDNN's host time to 1.5x, results/wgmma/session25/).
+# Only calls that allocate their own output (no out= / lse_out=) and need no copy
 # of a broadcast input are kept, at most _CALL_PLANS_MAX geometries (then the table starts over).
 _CALL_PLANS = {}
 _CALL_PLANS_MAX = 64
