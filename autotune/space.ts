@@ -54,6 +54,14 @@ export interface SpaceAxes {
   overlapQk: readonly boolean[];
   /** wgmma only (the other forms take true): a producer warpgroup issues the TMA loads, or the consumer's first thread does (tiling.producer). */
   producer: readonly boolean[];
+  /**
+   * wgmma only (the other forms take false): tiling.overlapKvQuant, the attention kernel of a whole
+   * call started beside the K/V kernel (one-consumer blocks without a producer; the spec refuses it
+   * elsewhere, so prune lists those as pruned). Default [false]: measured +0.2–2.2% on the whole call
+   * at 1K–16K, within the rounds' spread in most rows (results/wgmma/session25/), so it is tried only
+   * when asked ([false, true]).
+   */
+  overlapKvQuant: readonly boolean[];
   /** wgmma only (the other forms take "alu"): pv.rowSums, the softmax denominators from the tensor cores or from FADDs. */
   rowSums: readonly RowSums[];
   /**
@@ -91,10 +99,10 @@ export interface SpaceAxes {
 }
 
 /** Nesting of the product, outermost first: the candidates' order within one problem. */
-export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax', 'granularity', 'smoothK', 'foldDequant'] as const;
+export const AXIS_ORDER = ['pv', 'warpQ', 'warps', 'ctaK', 'stages', 'minBlocksPerSm', 'overlapQk', 'producer', 'overlapKvQuant', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax', 'granularity', 'smoothK', 'foldDequant'] as const;
 /** Axes only the wgmma form varies; the mma.sync forms take WGMMA_ONLY_FIXED's value. */
-export const WGMMA_ONLY_AXES = ['producer', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax'] as const;
-export const WGMMA_ONLY_FIXED = { producer: true, rowSums: 'alu', polyExp2: 0, polyExp2Form: 'f32', rowMax: 'fmnmx' } as const;
+export const WGMMA_ONLY_AXES = ['producer', 'overlapKvQuant', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax'] as const;
+export const WGMMA_ONLY_FIXED = { producer: true, overlapKvQuant: false, rowSums: 'alu', polyExp2: 0, polyExp2Form: 'f32', rowMax: 'fmnmx' } as const;
 export type ProductAxis = (typeof AXIS_ORDER)[number];
 
 /**
@@ -123,7 +131,7 @@ export function defaultPvForms(arch: Arch): PvForm[] {
  * follows the arch's mma support (defaultPvForms).
  *
  *   warpQ {16, 32} × warps {4, 8} (ctaQ 64–256); ctaK {32, 64, 128}; stages {2, 3};
- *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false}, rowSums {tensor, alu,
+ *   minBlocksPerSm {1, 2}; overlapQk {false, true}; producer {true, false}, overlapKvQuant {false}, rowSums {tensor, alu,
  *   tensor-shared} and polyExp2 {0} (wgmma only); granularity {per-warp, per-thread, per-block};
  *   smoothK {true}; foldDequant {false, true} (the spec refuses it with per-thread scales and FP8
  *   P·V); flushKeys [64, 32] (FP8 only, first that divides ctaK).
@@ -138,6 +146,7 @@ export function defaultAxes(arch: Arch): SpaceAxes {
     minBlocksPerSm: [1, 2],
     overlapQk: [false, true],
     producer: [true, false],
+    overlapKvQuant: [false],
     rowSums: ['tensor', 'alu', 'tensor-shared'],
     polyExp2: [0],
     polyExp2Form: ['f32'],
@@ -253,6 +262,7 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
             for (const minBlocksPerSm of axes.minBlocksPerSm)
               for (const overlapQk of axes.overlapQk)
                 for (const producer of pv === 'wgmma' ? axes.producer : [WGMMA_ONLY_FIXED.producer])
+                for (const overlapKvQuant of pv === 'wgmma' ? axes.overlapKvQuant : [WGMMA_ONLY_FIXED.overlapKvQuant])
                 for (const rowSums of pv === 'wgmma' ? axes.rowSums : [WGMMA_ONLY_FIXED.rowSums])
                 for (const polyExp2 of pv === 'wgmma' ? axes.polyExp2 : [WGMMA_ONLY_FIXED.polyExp2])
                 for (const polyExp2Form of pv === 'wgmma' && polyExp2 ? axes.polyExp2Form : [WGMMA_ONLY_FIXED.polyExp2Form])
@@ -268,11 +278,11 @@ export function problemSpace(problem: Problem, axes: SpaceAxes): Candidate[] {
                       causal: problem.causal,
                       dtype: problem.dtype,
                       layout: problem.layout,
-                      tiling: { ctaQ: warpQ * warps, ctaK, warpQ, warps, stages, minBlocksPerSm, overlapQk, ...(producer ? {} : { producer }) },
+                      tiling: { ctaQ: warpQ * warps, ctaK, warpQ, warps, stages, minBlocksPerSm, overlapQk, ...(producer ? {} : { producer }), ...(overlapKvQuant ? { overlapKvQuant } : {}) },
                       qk: { type: 'int8', granularity, smoothK, foldDequant },
                       pv: pvObject,
                     };
-                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, rowSums, polyExp2, polyExp2Form, rowMax, granularity, smoothK, foldDequant };
+                    const point: AxisPoint = { pv, warpQ, warps, ctaK, stages, minBlocksPerSm, overlapQk, producer, overlapKvQuant, rowSums, polyExp2, polyExp2Form, rowMax, granularity, smoothK, foldDequant };
                     if (pvObject.instruction === 'm16n8k32.e4m3') point.flushKeys = pvObject.flushKeys;
                     out.push({ name: variantName(input), problem, point, input });
                   }

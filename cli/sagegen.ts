@@ -204,6 +204,7 @@ interface AutotuneFlags {
   'fold-dequant'?: string;
   'overlap-qk'?: string;
   producer?: string;
+  'overlap-kv-quant'?: string;
   'row-sums'?: string;
   'poly-exp2'?: string;
   'row-max'?: string;
@@ -251,6 +252,7 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv['fold-dequant'] !== undefined) axes.foldDequant = parseBooleans('fold-dequant', argv['fold-dequant']);
   if (argv['overlap-qk'] !== undefined) axes.overlapQk = parseBooleans('overlap-qk', argv['overlap-qk']);
   if (argv.producer !== undefined) axes.producer = parseBooleans('producer', argv.producer);
+  if (argv['overlap-kv-quant'] !== undefined) axes.overlapKvQuant = parseBooleans('overlap-kv-quant', argv['overlap-kv-quant']);
   if (argv['row-sums'] !== undefined) axes.rowSums = parseChoice('row-sums', argv['row-sums'], ROW_SUMS);
   // Values the spec refuses (above 64) are listed as pruned with the rule, as for --warps.
   if (argv['poly-exp2'] !== undefined) axes.polyExp2 = parseNonNegativeInts('poly-exp2', argv['poly-exp2']);
@@ -447,6 +449,7 @@ const autotuneOptions = {
   'fold-dequant': { type: 'string', describe: 'qk.foldDequant: true, false or both as "true,false" (default false)' },
   'overlap-qk': { type: 'string', describe: 'tiling.overlapQk: true, false or both as "true,false" (default both)' },
   producer: { type: 'string', describe: 'wgmma only, tiling.producer: true, false or both as "true,false" (default both)' },
+  'overlap-kv-quant': { type: 'string', describe: 'wgmma only, tiling.overlapKvQuant (one-consumer blocks without a producer): true, false or both as "true,false" (default false)' },
   'row-sums': { type: 'string', describe: `wgmma only, pv.rowSums: ${ROW_SUMS.join(', ')}, comma-separated (default all)` },
   'poly-exp2': { type: 'string', describe: 'wgmma only, pv.polyExp2Every: every n-th exponential on the FMA pipe, comma-separated (default 0: none; e.g. 0,16)' },
   'poly-exp2-form': { type: 'string', describe: `wgmma only, pv.polyExp2Form for the candidates with --poly-exp2 above 0: ${POLY_EXP2_FORMS.join(', ')}, comma-separated (default f32; f16x2 measured +2–12% at D=64 in blocks of one or two consumers)` },

@@ -37,14 +37,14 @@ const fixture = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8'
 
 /**
  * Size of the product: every axis in AXIS_ORDER multiplies (flushKeys is chosen per candidate, not
- * multiplied), except producer, rowSums, polyExp2, polyExp2Form and rowMax, which only the wgmma form
- * varies (the mma.sync forms take true, "alu", 0, "f32" and "fmnmx"); polyExp2Form only where
+ * multiplied), except producer, overlapKvQuant, rowSums, polyExp2, polyExp2Form and rowMax, which only the
+ * wgmma form varies (the mma.sync forms take true, false, "alu", 0, "f32" and "fmnmx"); polyExp2Form only where
  * polyExp2 is not 0.
  */
-const WGMMA_ONLY = ['producer', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax'] as const;
+const WGMMA_ONLY = ['producer', 'overlapKvQuant', 'rowSums', 'polyExp2', 'polyExp2Form', 'rowMax'] as const;
 const polyExp2Settings = (axes: SpaceAxes) => axes.polyExp2.reduce((n, every) => n + (every ? axes.polyExp2Form.length : 1), 0);
 const productSize = (axes: SpaceAxes) =>
-  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.rowSums.length * polyExp2Settings(axes) * axes.rowMax.length : 1), 0) *
+  axes.pv.reduce((n, pv) => n + (pv === 'wgmma' ? axes.producer.length * axes.overlapKvQuant.length * axes.rowSums.length * polyExp2Settings(axes) * axes.rowMax.length : 1), 0) *
   AXIS_ORDER.filter((a) => a !== 'pv' && !(WGMMA_ONLY as readonly string[]).includes(a)).reduce((n, a) => n * axes[a].length, 1);
 
 /** The axis tuples of the product nested in AXIS_ORDER, first axis outermost, written independently of the code. */
@@ -52,7 +52,7 @@ function cartesian(axes: SpaceAxes): Record<string, unknown>[] {
   let rows: Record<string, unknown>[] = [{}];
   const values = (axis: (typeof AXIS_ORDER)[number], row: Record<string, unknown>): readonly unknown[] =>
     axis === 'polyExp2Form' ? (row.pv === 'wgmma' && row.polyExp2 ? axes.polyExp2Form : ['f32'])
-    : row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'rowSums' ? ['alu'] : axis === 'polyExp2' ? [0] : axis === 'rowMax' ? ['fmnmx'] : axes[axis];
+    : row.pv === 'wgmma' ? axes[axis] : axis === 'producer' ? [true] : axis === 'overlapKvQuant' ? [false] : axis === 'rowSums' ? ['alu'] : axis === 'polyExp2' ? [0] : axis === 'rowMax' ? ['fmnmx'] : axes[axis];
   for (const axis of AXIS_ORDER) rows = rows.flatMap((row) => values(axis, row).map((v) => ({ ...row, [axis]: v })));
   return rows;
 }
@@ -303,6 +303,26 @@ describe('wgmma candidates (sm_90a)', () => {
     }
     expect(space.filter((c) => c.point.pv !== 'wgmma').every((c) => c.point.rowMax === 'fmnmx')).toBe(true);
     expect(space).toHaveLength(productSize(resolveAxes('sm_90a', resolved)));
+  });
+
+  it('the overlapKvQuant axis, when asked, multiplies the wgmma candidates only; the spec refuses it outside one-consumer producerless blocks', () => {
+    const resolved = { pv: ['wgmma', 'm16n8k16'] as ('wgmma' | 'm16n8k16')[], overlapKvQuant: [false, true], rowSums: ['tensor' as const], warps: [4, 12] as (4 | 12)[], warpQ: [16] };
+    const space = searchSpace({ archs: ['sm_90a'], headDims: [64], axes: resolved });
+    expect(space).toHaveLength(productSize(resolveAxes('sm_90a', resolved)));
+    const wg = space.filter((c) => c.point.pv === 'wgmma');
+    expect(wg.filter((c) => c.point.overlapKvQuant)).toHaveLength(wg.length / 2);
+    for (const c of wg) {
+      expect(c.name.includes('kv_'), c.name).toBe(c.point.overlapKvQuant);
+      expect(c.input.tiling.overlapKvQuant).toBe(c.point.overlapKvQuant ? true : undefined);
+    }
+    expect(space.filter((c) => c.point.pv !== 'wgmma').every((c) => !c.point.overlapKvQuant && c.input.tiling.overlapKvQuant === undefined)).toBe(true);
+    // kept only in blocks of one consumer (4 warps) without a producer; the others are pruned with the rule
+    const { kept, pruned } = prune(wg.filter((c) => c.point.overlapKvQuant));
+    expect(kept.length).toBeGreaterThan(0);
+    for (const k of kept) expect([k.spec.tiling.warps, k.spec.tiling.producer, k.plan.quant.kvReady]).toEqual([4, false, { wordsPerHead: 16 }]);
+    const refusedByRule = pruned.filter((p) => p.reasons.some((r) => r.field === 'tiling.overlapKvQuant'));
+    expect(refusedByRule.length).toBeGreaterThan(0);
+    for (const p of refusedByRule) expect(p.candidate.point.warps !== 4 || p.candidate.point.producer).toBe(true);
   });
 
   it('the polyExp2 axis, when asked, multiplies the wgmma candidates only, each named e<n>', () => {
