@@ -253,10 +253,16 @@ def _materialize(t):
 # The call.
 
 
-def _fill_args(args, q, k, v, o, lse, layout, dims, causal, scale, workspace):
-    b, hq, hkv, nq, nk, d = dims
+def _fill_pointers(args, q, k, v, o, lse, workspace):
+    """The buffer addresses of one call: all that differs between calls of one geometry."""
     args.q, args.k, args.v, args.o = q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr()
     _abi.set_lse_pointer(args, lse.data_ptr() if lse is not None else 0)
+    args.workspace = workspace.data_ptr()
+
+
+def _fill_args(args, q, k, v, o, lse, layout, dims, causal, scale, workspace):
+    b, hq, hkv, nq, nk, d = dims
+    _fill_pointers(args, q, k, v, o, lse, workspace)
     args.dtype = _DTYPES[q.dtype]
     args.layout = _LAYOUTS[layout]
     args.batch, args.num_q_heads, args.num_kv_heads = b, hq, hkv
@@ -267,7 +273,6 @@ def _fill_args(args, q, k, v, o, lse, layout, dims, causal, scale, workspace):
     args.o_strides = _strides(o, layout)
     args.causal = 1 if causal else 0
     args.softmax_scale = scale
-    args.workspace = workspace.data_ptr()
     args.workspace_bytes = workspace.numel()
 
 
@@ -347,7 +352,7 @@ def _sageattn_eager(q, k, v, tensor_layout, is_causal, sm_scale, return_lse, out
         key = _call_key(_lib.loaded_library(), q, k, v, tensor_layout, is_causal, sm_scale)
         known = _CALL_PLANS.get(key) if key is not None else None
         if known is not None:
-            return _run_known(q, k, v, return_lse, *known)
+            return _run_known(q, k, v, return_lse, key[0], *known)
     dims, scale = _problem(q, k, v, tensor_layout, sm_scale)
     b, hq, hkv, nq, nk, d = dims
     lse_shape = (b, hq, nq)
@@ -376,7 +381,7 @@ def _sageattn_eager(q, k, v, tensor_layout, is_causal, sm_scale, return_lse, out
     if key is not None and key[0] is lib and all(a is b for a, b in zip((q, k, v), inputs)):  # no broadcast input was copied
         if len(_CALL_PLANS) >= _CALL_PLANS_MAX:
             _CALL_PLANS.clear()
-        _CALL_PLANS[key] = (lib, _abi.SagegenForwardArgs.from_buffer_copy(args), lse_shape, ws_bytes)
+        _CALL_PLANS[key] = (_abi.SagegenForwardArgs.from_buffer_copy(args), lse_shape, ws_bytes)
     return (o, lse) if return_lse else o
 
 
@@ -387,9 +392,7 @@ def _run_known(q, k, v, return_lse, lib, template, lse_shape, ws_bytes):
         lse = torch.empty(lse_shape, dtype=torch.float32, device=q.device) if return_lse else None
         workspace = torch.empty(ws_bytes, dtype=torch.uint8, device=q.device)
         args = _abi.SagegenForwardArgs.from_buffer_copy(template)
-        args.q, args.k, args.v, args.o = q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr()
-        _abi.set_lse_pointer(args, lse.data_ptr() if lse is not None else 0)
-        args.workspace = workspace.data_ptr()
+        _fill_pointers(args, q, k, v, o, lse, workspace)
         _run(lib, args, q.device)
     return (o, lse) if return_lse else o
 
