@@ -7,6 +7,8 @@ source results/wgmma/device-steps.sh
 device_start "${1:?OUTDIR}" "${2:-570}" || exit 1
 c="${3:-$(cat .carry/winner.txt 2>/dev/null)}"; c="${c:-base}"; echo "library: $c" | tee "$w/library.txt"
 lib=.carry/$c/tuned
+# tkp was built on branch exp-kv-persistent: its records name that commit (TKP_COMMIT), not main's.
+[ "$c" = tkp ] && export SAGEGEN_COMMIT="${TKP_COMMIT:?TKP_COMMIT}"
 step 260 python3 runtime/bench/bench.py --lib $lib --head-dims 64,128 --out "$w/h100-wgmma-tuned.json" 2>&1 | grep "^\[" | tail -3
 OUT="$w/edge" step 150 bash runtime/test/run_edge_checks.sh $lib 2>&1 | tail -3
 step 60 timeout 90 python3 runtime/test/run_sanitizer.py --lib $lib/lib/libsagegen.so --tools initcheck,synccheck --out "$w/sanitizer-$c.json" --timeout 40 2>&1 | tail -2
