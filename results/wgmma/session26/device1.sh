@@ -16,15 +16,22 @@ ok() {  # name command...: runs it, tails its output, records pass/fail in $w/st
   "$@" > "$w/$name.log" 2>&1; local rc=$?
   tail -n 2 "$w/$name.log"; echo "$name rc=$rc" | tee -a "$w/status.txt"
 }
-for c in tkp tov; do
-  lib=.carry/$c/tuned
+check() {  # candidate: its bitwise comparison with the two phases and the GPU check
+  local c=$1 lib=.carry/$1/tuned
   step 45 ok bitwise-$c timeout 100 python3 results/wgmma/session25/overlap_bitwise.py --lib $lib --reps 5 --out "$w/overlap-bitwise-$c.json"
   step 35 ok gpucheck-$c timeout 90 python3 runtime/test/gpu_check.py --lib $lib/lib/libsagegen.so --label tuned-$c --out "$w/gpu-check-$c.json"
-done
-ab() { python3 runtime/bench/ab.py --lib .carry/base/tuned --lib .carry/tov/tuned --lib .carry/tkp/tuned --rounds 3 --reps 15 "$@" 2>&1 | grep -v "^wrote"; }
+}
+ab() {  # tkp only once its bitwise check passed (a hang there would hold the whole call)
+  local libs="--lib .carry/base/tuned --lib .carry/tov/tuned"
+  grep -q "^bitwise-tkp rc=0" "$w/status.txt" && libs="$libs --lib .carry/tkp/tuned"
+  timeout 150 python3 runtime/bench/ab.py $libs --rounds 3 --reps 15 "$@" 2>&1 | grep -v "^wrote"
+}
+# Most needed first: the new kernel's correctness, then whether it pays, then the rest.
+check tkp
 step 100 ab --head-dims 128 --seqs 1024,2048 --causal both --out "$w/ab-d128.json"
-step 70 ab --head-dims 64 --seqs 1024,4096 --causal both --out "$w/ab-d64.json"
 step 45 ok sanitizer-tkp timeout 60 python3 runtime/test/run_sanitizer.py --lib .carry/tkp/tuned/lib/libsagegen.so --tools memcheck,racecheck --out "$w/sanitizer-tkp.json" --timeout 40
+check tov
+step 70 ab --head-dims 64 --seqs 1024,4096 --causal both --out "$w/ab-d64.json"
 python3 results/wgmma/session26/winner.py "$w" | tee .carry/winner.txt "$w/winner.txt"
 echo "used $SECONDS s"
 tar -C "$out" -czf "$out/s26-1.tgz" w && rm -rf "$w"
