@@ -30,6 +30,13 @@ ab() {  # tkp only once its bitwise check passed (a hang there would hold the wh
 check tkp
 step 100 ab --head-dims 128 --seqs 1024,2048 --causal both --out "$w/ab-d128.json"
 step 45 ok sanitizer-tkp timeout 60 python3 runtime/test/run_sanitizer.py --lib .carry/tkp/tuned/lib/libsagegen.so --tools memcheck,racecheck --out "$w/sanitizer-tkp.json" --timeout 40
+# The persistent kernel's rows of clusters (default SMs / cluster blocks, 16 at 1K) swept through the
+# branch's experiment knob: 8, 33 (two blocks per SM) and 256 (the whole grid, as on main).
+if grep -q "^bitwise-tkp rc=0" "$w/status.txt"; then
+  for rows in 8 33 256; do
+    SAGEGEN_EXP_KV_CLUSTER_ROWS=$rows step 30 timeout 60 python3 runtime/bench/ab.py --lib .carry/base/tuned --lib .carry/tkp/tuned --rounds 3 --reps 15 --head-dims 128 --seqs 1024 --out "$w/sweep-rows$rows.json" 2>&1 | grep -v "^wrote"
+  done
+fi
 check tov
 step 70 ab --head-dims 64 --seqs 1024,4096 --causal both --out "$w/ab-d64.json"
 python3 results/wgmma/session26/winner.py "$w" | tee .carry/winner.txt "$w/winner.txt"

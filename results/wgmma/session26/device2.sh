@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Session 26, call 2 (same warm machine as device1.sh): the benchmark of record, the edge checks and
 # the remaining sanitizers on the library call 1 picked (.carry/winner.txt), or on the one named.
-#   SAGEGEN_COMMIT=<hash> bash results/wgmma/session26/device2.sh OUTDIR [SECONDS_BUDGET] [tkp|tov|base]
+#   SAGEGEN_COMMIT=<hash> TKP_COMMIT=<exp-kv-persistent hash> bash results/wgmma/session26/device2.sh OUTDIR [SECONDS_BUDGET] [tkp|tov|base]
 set -uo pipefail
 source results/wgmma/device-steps.sh
 device_start "${1:?OUTDIR}" "${2:-570}" || exit 1
