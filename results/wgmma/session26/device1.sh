@@ -6,7 +6,7 @@
 # Build here and carry (see README.md):
 #   tar czf .carry/s26.tgz -C .carry {tkp,tkpf,tov,base}/tuned/{lib/libsagegen.so,include,manifest.json}
 #   SAGEGEN_COMMIT=<hash> bash results/wgmma/session26/device1.sh OUTDIR [SECONDS_BUDGET]
-# Writes .carry/winner (tkp, tov or base: the candidate that passed its checks with the best whole
+# Writes .carry/winner.txt (tkp, tov or base: the candidate that passed its checks with the best whole
 # call over the A/B rows) for call 2 (device2.sh) on the same machine.
 set -uo pipefail
 source results/wgmma/device-steps.sh
