@@ -53,6 +53,19 @@ export const TunedConfigSchema = z
     /** Selection rule, recorded so a reader knows what "best" meant. */
     criterion: z.string(),
     targets: z.array(TunedTargetSchema).min(1),
+    /** Changes made to the selection after the tuning run, each with the measurement that justified
+     * it: the entries' figures stay those of the run, so a reader must know what differs from it. */
+    amendments: z
+      .array(
+        z
+          .object({
+            date: z.string(),
+            change: z.string().describe('what was changed in the entries after the tuning run'),
+            evidence: z.string().describe('repository path of the same-run measurement that justified the change'),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TunedConfigSchema, type TunedConfig } from '../autotune/config.js';
@@ -26,6 +26,8 @@ describe('the shipped H100 configurations', () => {
           for (let i = 1; i < buckets.length; i++) expect(buckets[i]!.minSeq).toBe(buckets[i - 1]!.maxSeq);
         }
     for (const e of entries) expect(e.winner.spec.mma).toBe('wgmma');
+    // a change made after the tuning run names its measurement, and that measurement is in the repo
+    for (const a of wgmma.amendments ?? []) expect(existsSync(path.join(__dirname, '..', a.evidence)), a.evidence).toBe(true);
     // every problem is tuned, so a build from it adds no default spec
     const { specs } = tunedBuildInputs(wgmma);
     expect(specs.every((s) => entries.some((e) => e.winner.name === variantName(s)))).toBe(true);
