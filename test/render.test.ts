@@ -225,7 +225,7 @@ describe('other variants', () => {
     expect(cu).toMatch(/if \(fused && !queryKernel && !streamCapturing\(stream\)\) \{\s+p\.kvReadyToken = sagegen::nextReadyToken\(\);/);
     expect(cu).toContain('return status != cudaStreamCaptureStatusNone;');
     expect(cu).toContain('fused = fused && launchKvClusterQuant(p, shape, stream) == cudaSuccess;');
-    expect(cu).toContain('if (!fused) p.kvReadyToken = 0;');
+    expect(cu).toMatch(/if \(!fused\) \{\s+\(void\)cudaGetLastError\(\);\s+p\.kvReadyToken = 0;/);
     expect(cu).toContain('if (p.kvReadyToken != 0) return launchBesideKvQuant(maps, p, stream);');
     expect(cu).toContain('dependent[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;');
   });
