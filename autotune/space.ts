@@ -58,8 +58,9 @@ export interface SpaceAxes {
    * wgmma only (the other forms take false): tiling.overlapKvQuant, the attention kernel of a whole
    * call started beside the K/V kernel (one-consumer blocks without a producer; the spec refuses it
    * elsewhere, so prune lists those as pruned). Default [false]: measured +0.2–2.2% on the whole call
-   * at 1K–16K, within the rounds' spread in most rows (results/wgmma/session25/), so it is tried only
-   * when asked ([false, true]).
+   * at 1K–16K (results/wgmma/session25/) and a 1.010 geomean over 8 rows of the tuned set
+   * (results/wgmma/session27/), within the rounds' spread in most rows, so it is tried only when asked
+   * ([false, true]). The shipped H100 set has it on by an amendment of its tuning run.
    */
   overlapKvQuant: readonly boolean[];
   /** wgmma only (the other forms take "alu"): pv.rowSums, the softmax denominators from the tensor cores or from FADDs. */
