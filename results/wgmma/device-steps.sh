@@ -20,3 +20,10 @@ device_start() {
   for t in "$@"; do tar xzf "$t" -C .carry || return 1; done
   gpu_state
 }
+# `ok NAME COMMAND...`: runs it into $w/NAME.log, tails that, and records "NAME rc=N" in $w/status.txt
+# (a later step can test that line). Session 26's scripts spell it out.
+ok() {
+  local name=$1; shift
+  "$@" > "$w/$name.log" 2>&1; local rc=$?
+  tail -n 2 "$w/$name.log"; echo "$name rc=$rc" | tee -a "$w/status.txt"
+}

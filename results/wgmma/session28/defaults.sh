@@ -9,11 +9,6 @@ set -uo pipefail
 source results/wgmma/device-steps.sh
 device_start "${1:?OUTDIR}" "${2:-570}" .carry/d28.tgz || exit 1
 new=.carry/d28/wg old=.carry/d28/old
-ok() {  # name command...: runs it, tails its output, records pass/fail in $w/status.txt
-  local name=$1; shift
-  "$@" > "$w/$name.log" 2>&1; local rc=$?
-  tail -n 2 "$w/$name.log"; echo "$name rc=$rc" | tee -a "$w/status.txt"
-}
 # 1. correctness of the new defaults: the GPU check (the record results/gpu/sm_90a_wgmma.json) and the
 #    overlap (on at D=64) bit for bit against the two phases run one after the other
 step 40 ok gpucheck timeout 90 python3 runtime/test/gpu_check.py --lib $new/lib/libsagegen.so --label sm_90a_wgmma --out "$w/sm_90a_wgmma.json"
