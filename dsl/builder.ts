@@ -76,24 +76,34 @@ export interface DefaultSpecOptions {
 /**
  * The wgmma variant of this version, measured on the H100 (results/wgmma/README.md): 128-key tiles,
  * per-warp INT8 scales with the dequantization folded into the exp2 (+11–14% over not folding), FP8
- * P·V in full e4m3 range with f32 accumulation. Block shape, from same-run A/Bs
- * (results/wgmma/experiments/producerless/):
- * - D=128 non-causal: three consumer warpgroups in one block, no producer, 2 stages, each tile's
- *   Q·Kᵀ waited for in its step, the row sums on the tensor cores (P·V m64n136k32): on the H100 the
- *   autotuner's pick from 4K up, +4–13% over the same block summing in FADDs and over the two
- *   consumers with a producer (results/wgmma/experiments/rowsums/); at 1K one consumer × three blocks
- *   is faster (`sagegen autotune` picks per kv_len).
- * - Elsewhere (D=64, causal): one consumer warpgroup per block and no producer, three blocks per SM,
- *   each tile's Q·Kᵀ waited for in its step (the other blocks fill the gap), 2 stages: +9–53% at D=64,
- *   +17–21% causal at N ≤ 4K and even at 16K.
+ * P·V in full e4m3 range with f32 accumulation, no producer warpgroup, each tile's Q·Kᵀ waited for
+ * in its step. The block per head dim is the one the shipped tuned set
+ * (autotune/tuned/h100-sm90a-wgmma.json) picks most often:
+ * - D=128, causal or not: three consumer warpgroups in one block (ctaQ 192), 2 stages, the row sums
+ *   on the tensor cores (P·V m64n136k32). Non-causal it is the tuner's pick from 4K up, +4–13% over
+ *   summing in FADDs and over two consumers with a producer (results/wgmma/experiments/rowsums/);
+ *   causal it wins from 4K up (+6–9% over one consumer per block in the tuner's records) and loses
+ *   at 1K–2K (−10%, −3%), where one consumer × three blocks is faster (`sagegen autotune` picks per
+ *   kv_len).
+ * - D=64, causal or not: one consumer warpgroup per block, two blocks per SM, the row sums on the
+ *   tensor cores, the row maximum in three-input VIMNMX, every 4th exponential pair in the f16x2
+ *   polynomial, and the attention kernel started beside the K/V quantization (overlapKvQuant): the
+ *   tuner's pick in 9 of its 20 D=64 buckets. 7 more differ from it only in blocks per SM or the
+ *   polynomial; the other 4 (causal from 8K) take two consumers in a 128-row block.
  * parseSpec refuses it on other archs, naming the field.
  */
 function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
   const causal = o.causal ?? false;
-  const threeConsumers = o.headDim === 128 && !causal;
+  const threeConsumers = o.headDim === 128;
   const tiling = threeConsumers
     ? { ctaQ: 192, ctaK: 128, warpQ: 16, warps: 12 as const, minBlocksPerSm: 1, stages: 2, overlapQk: false, producer: false }
-    : { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4 as const, minBlocksPerSm: 3, stages: 2, overlapQk: false, producer: false };
+    : { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4 as const, minBlocksPerSm: 2, stages: 2, overlapQk: false, producer: false, overlapKvQuant: true };
+  const pv = threeConsumers
+    ? { instruction: 'wgmma.e4m3' as const, pRange: 448, vRange: 448, rowSums: 'tensor' as const }
+    : {
+        instruction: 'wgmma.e4m3' as const, pRange: 448, vRange: 448, rowSums: 'tensor' as const,
+        polyExp2Every: 4, polyExp2Form: 'f16x2' as const, rowMax: 'vimnmx3' as const,
+      };
   return {
     arch: o.arch,
     mma: 'wgmma',
@@ -103,7 +113,7 @@ function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
     layout: o.layout ?? 'HND',
     tiling,
     qk: { type: 'int8', granularity: 'per-warp', smoothK: true, foldDequant: true },
-    pv: { instruction: 'wgmma.e4m3', pRange: 448, vRange: 448, ...(threeConsumers ? { rowSums: 'tensor' as const } : {}) },
+    pv,
   };
 }
 

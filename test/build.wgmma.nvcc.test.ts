@@ -34,14 +34,17 @@ function builtOnce(specs: Parameters<typeof build>[0]['specs'], prefix: string):
   };
 }
 
-describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causal and not; D=128 causal also with overlapKvQuant)', () => {
+describeNvcc('build() of the wgmma variants (sm_90a, fp16, the defaults at D=64 and D=128, causal and not; D=128 causal also in one consumer warpgroup with overlapKvQuant)', () => {
   const specs = [64, 128].flatMap((headDim) =>
     [false, true].map((causal) => parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim: headDim as 64 | 128, causal, dtype: 'fp16', mma: 'wgmma' }))),
   );
-  // and the D=128 causal default with its attention kernel started beside the K/V kernel
+  // and D=128 causal in the tuned set's 1K–2K block (one consumer, three blocks per SM, FADD row
+  // sums) with its attention kernel started beside the K/V kernel (the D=64 defaults start it so too)
   const beside = defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, dtype: 'fp16', mma: 'wgmma' });
-  beside.tiling.overlapKvQuant = true;
+  Object.assign(beside.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, overlapKvQuant: true });
+  if (beside.pv.instruction === 'wgmma.e4m3') delete beside.pv.rowSums;
   specs.push(parseSpec(beside));
+  const besideName = variantName(specs[specs.length - 1]!);
   const plans = planAll(specs);
   const built = builtOnce(specs, 'sagegen-wgmma-build-');
 
@@ -83,16 +86,17 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       const ptx = readFileSync(path.join(built.out, v.ptx!), 'utf8');
       expect(v.ptxEmbedded).toBe(false);
       expect(ptx).toContain('wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8');
-      // P·V's N: the head dim, and 8 row-sum columns more where the defaults sum on the tensor cores
-      // (D=64, and the three-consumer D=128 non-causal block)
+      // P·V's N: the head dim, and 8 row-sum columns more where the block sums on the tensor cores
+      // (every default; not the one-consumer D=128 block, which sums in FADDs)
       expect(ptx).toContain(`wgmma.mma_async.sync.aligned.m64n${plan.headDim + plan.wgmma!.rowSumColumns}k32.f32.e4m3.e4m3`);
-      expect(plan.wgmma!.rowSumColumns).toBe(plan.headDim === 64 || !plan.causal ? 8 : 0);
+      expect(plan.wgmma!.rowSumColumns, v.name).toBe(v.name === besideName ? 0 : 8);
       expect(ptx).toContain('cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes');
       // with a producer the registers move by setmaxnreg; without, the launch bounds give them all
       if (plan.wgmma!.producerWarpgroups) expect(ptx).toContain(`setmaxnreg.inc.sync.aligned.u32 ${plan.wgmma!.consumerRegisters}`);
       else expect(ptx, v.name).not.toContain('setmaxnreg');
       expect(plan.wgmma!.producerWarpgroups, v.name).toBe(0);  // every default is producerless now
-      expect(plan.wgmma!.consumers, v.name).toBe(plan.headDim === 128 && !plan.causal ? 3 : 1);
+      // the D=128 defaults: three consumers in one block; D=64 and the extra D=128 block: one
+      expect(plan.wgmma!.consumers, v.name).toBe(plan.headDim === 128 && v.name !== besideName ? 3 : 1);
       expect(ptx).not.toContain('mma.sync.aligned');
       // two consumers stagger (consumer 0 arrives at a named barrier) only when not causal
       expect(ptx.includes('bar.arrive'), v.name).toBe(plan.wgmma!.consumerOrder === 'stagger');
@@ -115,7 +119,8 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, D=64 and D=128, causa
       expect(attentionKernelPtx(ptx).includes('ld.acquire.gpu.global.u64'), v.name).toBe(overlaps);
       expect(ptx.includes('st.release.gpu.global.u64'), v.name).toBe(overlaps);
     }
-    expect(plans.filter((p) => p.quant.kvReady !== null)).toHaveLength(1);
+    // the two D=64 defaults and the extra D=128 block
+    expect(plans.filter((p) => p.quant.kvReady !== null).map((p) => p.name)).toEqual(plans.filter((p) => p.headDim === 64 || p.name === besideName).map((p) => p.name));
   });
 });
 

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ARCHS, CAPABILITIES, INSTRUCTIONS } from '../dsl/capabilities.js';
-import { attention, defaultSpecInput } from '../dsl/builder.js';
+import { attention, defaultSpec, defaultSpecInput } from '../dsl/builder.js';
 import { HEAD_DIMS, parseSpec, SpecError, variantName, type AttentionSpec } from '../dsl/spec.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
@@ -338,9 +338,9 @@ describe('wgmma plan', () => {
   it('two consumers stagger when not causal (measured +4–6%), else run free; one consumer always runs free', () => {
     const order = (headDim: 64 | 128, causal: boolean) =>
       planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }))).wgmma!;
-    // the defaults: three consumers (non-causal D=128) or one; none staggers
+    // the defaults: three consumers (D=128) or one (D=64); none staggers
     expect([order(128, false).consumers, order(128, false).consumerOrder]).toEqual([3, 'free']);
-    expect([order(128, true).consumers, order(128, true).consumerOrder]).toEqual([1, 'free']);
+    expect([order(128, true).consumers, order(128, true).consumerOrder]).toEqual([3, 'free']);
     expect([order(64, false).consumers, order(64, false).consumerOrder]).toEqual([1, 'free']);
     const twoFull = parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: false, mma: 'wgmma' }), (s) => {
       Object.assign(s.tiling, { ctaQ: 128, warps: 8, minBlocksPerSm: 1, stages: 3, overlapQk: true, producer: undefined });
@@ -357,13 +357,20 @@ describe('wgmma plan', () => {
 
   it('whole calls quantize the queries in the prologue of one-consumer blocks: 16 rows per warp in whole passes, the TMA swizzle of the Q operand, a named barrier', () => {
     const plan = (headDim: 64 | 128, causal: boolean) => planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' })));
+    // D=128 in one consumer warpgroup × three blocks per SM (the tuned set's pick at 1K–2K)
+    const oneConsumer128 = (causal: boolean) => planKernel(parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal, mma: 'wgmma' }), (s) => {
+      Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3 });
+      if (s.pv.instruction === 'wgmma.e4m3') delete s.pv.rowSums;  // FADD sums: the ones rows of three blocks do not fit the SM's shared memory
+    })));
     // 16-byte input chunks: 16 per row at D=128 (2 rows per 32-lane pass), 8 at D=64 (4 rows)
-    expect(plan(128, true).wgmma!.queryQuant).toEqual({ rowsPerPass: 2, passes: 8, firstBarrier: 3 });
+    expect(oneConsumer128(true).wgmma!.queryQuant).toEqual({ rowsPerPass: 2, passes: 8, firstBarrier: 3 });
     expect(plan(64, true).wgmma!.queryQuant).toEqual({ rowsPerPass: 4, passes: 4, firstBarrier: 3 });
-    expect([plan(128, true).quant.queryInAttention, plan(64, false).quant.queryInAttention]).toEqual([true, true]);
-    // blocks of three consumers keep the query kernel (measured slower with the prologue compiled in)
-    expect([plan(128, false).wgmma!.consumers, plan(128, false).wgmma!.queryQuant, plan(128, false).quant.queryInAttention]).toEqual([3, null, false]);
-    expect(renderVariant(plan(128, false))).not.toContain('quantizeQueries');
+    expect([oneConsumer128(true).quant.queryInAttention, plan(64, false).quant.queryInAttention]).toEqual([true, true]);
+    // blocks of three consumers (the D=128 defaults) keep the query kernel (measured slower with the prologue compiled in)
+    for (const causal of [false, true]) {
+      expect([plan(128, causal).wgmma!.consumers, plan(128, causal).wgmma!.queryQuant, plan(128, causal).quant.queryInAttention]).toEqual([3, null, false]);
+      expect(renderVariant(plan(128, causal))).not.toContain('quantizeQueries');
+    }
     // and so do blocks with a producer warpgroup (not run on a GPU with the prologue)
     const producerBlock = planKernel(parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' }), (s) =>
       Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 2, stages: 3, overlapQk: true, producer: true }))));
@@ -371,7 +378,7 @@ describe('wgmma plan', () => {
     // the chunk XOR mask TMA applies: 128-byte rows swizzle over 8 chunks, 64-byte rows over 4
     expect(plan(128, false).wgmma!.qkOperand.swizzleChunks).toBe(8);
     expect(plan(64, false).wgmma!.qkOperand.swizzleChunks).toBe(4);
-    const source = renderVariant(plan(128, true));
+    const source = renderVariant(oneConsumer128(true));
     expect(source).toContain('constexpr int kQueryPasses = 8;');
     expect(source).toContain('constexpr uint32_t kQkSwizzleChunks = 8;');
     // one named barrier per consumer warpgroup after its rows are written, ids from 3 (1–2: the stagger)
@@ -387,13 +394,24 @@ describe('wgmma plan', () => {
   });
 
   it('tiling.overlapKvQuant: the attention kernel starts beside the K/V cluster kernel, only in one-consumer blocks without a producer (the K/V kernel is the only one before them)', () => {
+    // D=128 in one consumer warpgroup × three blocks per SM; D=64 as its default (one consumer, two blocks)
     const spec = (headDim: 64 | 128, causal: boolean, overlapKvQuant?: boolean) =>
       parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }), (s) => {
+        if (headDim === 128) {
+          Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3 });
+          if (s.pv.instruction === 'wgmma.e4m3') delete s.pv.rowSums;
+        }
         if (overlapKvQuant !== undefined) s.tiling.overlapKvQuant = overlapKvQuant;
+        else delete s.tiling.overlapKvQuant;
       }));
     // one ready word per block of the arch's largest cluster, for K and for V: 2 × 16 fit one warp's lanes
     expect([planKernel(spec(128, true, true)).quant.kvReady, planKernel(spec(64, false, true)).quant.kvReady]).toEqual([{ wordsPerHead: 16 }, { wordsPerHead: 16 }]);
-    // off unless asked for: the defaults and an explicit false render no trace of it, and keep their names
+    // the D=64 defaults have it on (the tuned set's pick), the D=128 defaults (three consumers) off
+    for (const causal of [false, true]) {
+      expect(planKernel(defaultSpec({ arch: 'sm_90a', headDim: 64, causal, mma: 'wgmma' })).quant.kvReady).toEqual({ wordsPerHead: 16 });
+      expect(planKernel(defaultSpec({ arch: 'sm_90a', headDim: 128, causal, mma: 'wgmma' })).quant.kvReady).toBeNull();
+    }
+    // off unless asked for: left out or an explicit false renders no trace of it, and keeps the name
     for (const s of [spec(128, true), spec(64, false), spec(64, true, false)]) {
       expect(planKernel(s).quant.kvReady, variantName(s)).toBeNull();
       expect(variantName(s)).not.toMatch(/ckv_/);

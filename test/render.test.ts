@@ -197,8 +197,9 @@ describe('other variants', () => {
   });
 
   it('tiling.overlapKvQuant: in a whole call the K/V blocks publish ready words, and the attention blocks, launched beside them, wait for their own head', () => {
-    const input = defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, mma: 'wgmma' });
-    input.tiling.overlapKvQuant = true;
+    // the D=64 default has it on (one consumer warpgroup, two blocks per SM)
+    const input = defaultSpecInput({ arch: 'sm_90a', headDim: 64, causal: true, mma: 'wgmma' });
+    expect(input.tiling.overlapKvQuant).toBe(true);
     const { cu } = render(parseSpec(input));
     expectConstant(cu, 'int', 'kKvReadyWordsPerHead', 16);
     // the K/V kernel lets its dependent launch as soon as it starts, and publishes after its stores,
