@@ -82,14 +82,15 @@ export interface DefaultSpecOptions {
  * - D=128, causal or not: three consumer warpgroups in one block (ctaQ 192), 2 stages, the row sums
  *   on the tensor cores (P·V m64n136k32). Non-causal it is the tuner's pick from 4K up, +4–13% over
  *   summing in FADDs and over two consumers with a producer (results/wgmma/experiments/rowsums/);
- *   causal it wins from 4K up (+6–9% over one consumer per block in the tuner's records) and loses
- *   at 1K–2K (−10%, −3%), where one consumer × three blocks is faster (`sagegen autotune` picks per
- *   kv_len).
+ *   causal, against one consumer × three blocks in a same-run A/B (results/wgmma/session29/), it
+ *   runs +15% at 16K, even at 4K and −12% at 1K, where the one-consumer block is faster
+ *   (`sagegen autotune` picks per kv_len).
  * - D=64, causal or not: one consumer warpgroup per block, two blocks per SM, the row sums on the
  *   tensor cores, the row maximum in three-input VIMNMX, every 4th exponential pair in the f16x2
  *   polynomial, and the attention kernel started beside the K/V quantization (overlapKvQuant): the
- *   tuner's pick in 9 of its 20 D=64 buckets. 7 more differ from it only in blocks per SM or the
- *   polynomial; the other 4 (causal from 8K) take two consumers in a 128-row block.
+ *   tuner's pick in 9 of its 20 D=64 buckets (7 more differ only in blocks per SM or the
+ *   polynomial). Against three blocks per SM without those options, same run (session29): +1–8% in
+ *   5 of 6 rows; at causal 1K the kernel read 0.91 at a 10–12% spread and the whole call 1.01.
  * parseSpec refuses it on other archs, naming the field.
  */
 function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
