@@ -99,12 +99,11 @@ function wgmmaSpecInput(o: DefaultSpecOptions): AttentionSpecInput {
   const tiling = threeConsumers
     ? { ctaQ: 192, ctaK: 128, warpQ: 16, warps: 12 as const, minBlocksPerSm: 1, stages: 2, overlapQk: false, producer: false }
     : { ctaQ: 64, ctaK: 128, warpQ: 16, warps: 4 as const, minBlocksPerSm: 2, stages: 2, overlapQk: false, producer: false, overlapKvQuant: true };
-  const pv = threeConsumers
-    ? { instruction: 'wgmma.e4m3' as const, pRange: 448, vRange: 448, rowSums: 'tensor' as const }
-    : {
-        instruction: 'wgmma.e4m3' as const, pRange: 448, vRange: 448, rowSums: 'tensor' as const,
-        polyExp2Every: 4, polyExp2Form: 'f16x2' as const, rowMax: 'vimnmx3' as const,
-      };
+  const pv = {
+    instruction: 'wgmma.e4m3' as const, pRange: 448, vRange: 448, rowSums: 'tensor' as const,
+    // the exponentials bind D=64, not the three-consumer D=128 block (results/wgmma/polypair/, vimax3/)
+    ...(threeConsumers ? {} : { polyExp2Every: 4, polyExp2Form: 'f16x2' as const, rowMax: 'vimnmx3' as const }),
+  };
   return {
     arch: o.arch,
     mma: 'wgmma',

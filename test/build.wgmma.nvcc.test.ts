@@ -13,6 +13,7 @@ import { build, planAll, type BuildManifest } from '../build/build.js';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { parseSpec, variantName } from '../dsl/spec.js';
 import { describeNvcc, requireNvcc } from './helpers/nvcc.js';
+import { oneConsumerWgmmaD128 } from './helpers/specs.js';
 import { attentionKernelPtx, loadsAfterFirstOutputStore } from './helpers/ptx.js';
 
 /** Builds `specs` once into a fresh temp dir for the enclosing describe block (removed after it). */
@@ -40,9 +41,8 @@ describeNvcc('build() of the wgmma variants (sm_90a, fp16, the defaults at D=64 
   );
   // and D=128 causal in the tuned set's 1K–2K block (one consumer, three blocks per SM, FADD row
   // sums) with its attention kernel started beside the K/V kernel (the D=64 defaults start it so too)
-  const beside = defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal: true, dtype: 'fp16', mma: 'wgmma' });
-  Object.assign(beside.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3, overlapKvQuant: true });
-  if (beside.pv.instruction === 'wgmma.e4m3') delete beside.pv.rowSums;
+  const beside = oneConsumerWgmmaD128(true);
+  beside.tiling.overlapKvQuant = true;
   specs.push(parseSpec(beside));
   const besideName = variantName(specs[specs.length - 1]!);
   const plans = planAll(specs);

@@ -14,6 +14,7 @@ import { attention, defaultSpec, defaultSpecInput } from '../dsl/builder.js';
 import { HEAD_DIMS, parseSpec, SpecError, variantName, type AttentionSpec } from '../dsl/spec.js';
 import { planKernel } from '../plan/plan.js';
 import { renderVariant } from '../render/render.js';
+import { oneConsumerWgmmaD128 } from './helpers/specs.js';
 
 /** A deep copy of x, changed by f. */
 function edited<T>(x: T, f: (copy: T) => void): T {
@@ -358,10 +359,7 @@ describe('wgmma plan', () => {
   it('whole calls quantize the queries in the prologue of one-consumer blocks: 16 rows per warp in whole passes, the TMA swizzle of the Q operand, a named barrier', () => {
     const plan = (headDim: 64 | 128, causal: boolean) => planKernel(parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' })));
     // D=128 in one consumer warpgroup × three blocks per SM (the tuned set's pick at 1K–2K)
-    const oneConsumer128 = (causal: boolean) => planKernel(parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim: 128, causal, mma: 'wgmma' }), (s) => {
-      Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3 });
-      if (s.pv.instruction === 'wgmma.e4m3') delete s.pv.rowSums;  // FADD sums: the ones rows of three blocks do not fit the SM's shared memory
-    })));
+    const oneConsumer128 = (causal: boolean) => planKernel(parseSpec(oneConsumerWgmmaD128(causal)));
     // 16-byte input chunks: 16 per row at D=128 (2 rows per 32-lane pass), 8 at D=64 (4 rows)
     expect(oneConsumer128(true).wgmma!.queryQuant).toEqual({ rowsPerPass: 2, passes: 8, firstBarrier: 3 });
     expect(plan(64, true).wgmma!.queryQuant).toEqual({ rowsPerPass: 4, passes: 4, firstBarrier: 3 });
@@ -396,11 +394,7 @@ describe('wgmma plan', () => {
   it('tiling.overlapKvQuant: the attention kernel starts beside the K/V cluster kernel, only in one-consumer blocks without a producer (the K/V kernel is the only one before them)', () => {
     // D=128 in one consumer warpgroup × three blocks per SM; D=64 as its default (one consumer, two blocks)
     const spec = (headDim: 64 | 128, causal: boolean, overlapKvQuant?: boolean) =>
-      parseSpec(edited(defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }), (s) => {
-        if (headDim === 128) {
-          Object.assign(s.tiling, { ctaQ: 64, warps: 4, minBlocksPerSm: 3 });
-          if (s.pv.instruction === 'wgmma.e4m3') delete s.pv.rowSums;
-        }
+      parseSpec(edited(headDim === 128 ? oneConsumerWgmmaD128(causal) : defaultSpecInput({ arch: 'sm_90a', headDim, causal, mma: 'wgmma' }), (s) => {
         if (overlapKvQuant !== undefined) s.tiling.overlapKvQuant = overlapKvQuant;
         else delete s.tiling.overlapKvQuant;
       }));
