@@ -9,7 +9,6 @@
  * key (source, nvcc version and build, flags, runtime headers, arch) is cached is not compiled again.
  * The host-side runtime and registry compiles and the link always run (about a second each).
  */
-import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile, copyFile, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,7 +28,8 @@ import {
   type PtxasEntry,
 } from '../toolchain/nvcc.js';
 import { fatbinTargets, sortArchs } from '../toolchain/fatbin.js';
-import { cacheGet, cacheKey, cachePut, readHeaders, resolveCacheDir, type EntryFiles } from './cache.js';
+import { cacheGet, cacheKey, cachePut, resolveCacheDir, type EntryFiles } from './cache.js';
+import { readRuntimeSources, sha256, sourceFingerprint, type SourceFingerprint } from './fingerprint.js';
 import { checkOutputDir, createStagingDir, discardStagingDir, publishOutput } from './output.js';
 import { packageVersion, runtimeIncludeDir, runtimeSourceDir } from './paths.js';
 
@@ -78,12 +78,12 @@ export interface BuildManifest {
   contentHash: string;
   /** The kv_len dispatch table, when the build is tuned (sagegen build --config). */
   dispatch: DispatchRange[] | null;
+  /** sha256 of the sources compiled (build/fingerprint.ts); records of GPU runs carry it. */
+  fingerprint: SourceFingerprint;
 }
 
 /** Marks compiles that never started because another one had already failed. */
 const SKIPPED = new Error('skipped after an earlier failure');
-
-const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 /** The files of a variant's cache entry; `kernel.ptx` is optional, `ptxas.json` is for tools reading the cache. */
 const ENTRY = { object: 'object.o', cubin: 'kernel.cubin', ptx: 'kernel.ptx', ptxasLog: 'ptxas.log', ptxasJson: 'ptxas.json' } as const;
@@ -128,7 +128,9 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     checkInstructionSupport(nvcc, plans);
     for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
     const includeDirs = [runtimeIncludeDir()];
-    const headers = await readHeaders(includeDirs);
+    // Read once: the cache keys, the compiles' fingerprint and the manifest all see the same texts.
+    const runtimeSources = await readRuntimeSources();
+    const headers = runtimeSources.headers;
     const limit = pLimit(Math.max(1, options.jobs ?? os.availableParallelism()));
 
     // Every compile settles before the build fails or cleans up: no nvcc keeps writing into a
@@ -229,7 +231,8 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     for (const d of options.dispatch ?? []) {
       if (!names.includes(d.name)) throw new Error(`dispatch names variant ${d.name}, which is not among the specs built`);
     }
-    await writeFile(registry, renderRegistry(names, options.dispatch));
+    const registryText = renderRegistry(names, options.dispatch);
+    await writeFile(registry, registryText);
     const runtimeSrc = path.join(runtimeSourceDir(), 'sagegen.cpp');
     const defines = [`SAGEGEN_VERSION_STRING="${packageVersion()}"`];
     log('nvcc runtime');
@@ -241,8 +244,8 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
     await copyFile(path.join(runtimeIncludeDir(), 'sagegen.h'), path.join(dirs.include, 'sagegen.h'));
     await rm(dirs.keep, { recursive: true, force: true });
 
-    const runtimeText = await readFile(runtimeSrc, 'utf8');
-    const headerText = await readFile(path.join(runtimeIncludeDir(), 'sagegen.h'), 'utf8');
+    const runtimeText = runtimeSources.runtime;
+    const headerText = runtimeSources.headers['0/sagegen.h']!.toString('utf8');
     const abiVersion = Number(/#define SAGEGEN_ABI_VERSION (\d+)/.exec(headerText)?.[1] ?? 0);
     const manifest: BuildManifest = {
       dispatch: options.dispatch ?? null,
@@ -264,6 +267,7 @@ export async function build(options: BuildOptions): Promise<BuildManifest> {
           nvcc: nvcc.build,
         }),
       ),
+      fingerprint: sourceFingerprint({ kernels: variants, registry: registryText, runtime: runtimeSources }),
     };
     await writeFile(path.join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 

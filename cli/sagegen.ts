@@ -7,9 +7,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ARCHS, type Arch } from '../dsl/capabilities.js';
-import { defaultSpecInput } from '../dsl/builder.js';
-import { formatIssue, GRANULARITIES, MMAS, parseSpec, POLY_EXP2_FORMS, ROW_MAX, ROW_SUMS, SpecError, type AttentionSpec, type Tiling } from '../dsl/spec.js';
+import { ARCHS } from '../dsl/capabilities.js';
+import { formatIssue, GRANULARITIES, POLY_EXP2_FORMS, ROW_MAX, ROW_SUMS, SpecError, type AttentionSpec, type Tiling } from '../dsl/spec.js';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { build } from '../build/build.js';
 import { checkInstallPrefix, install, InstallError } from '../build/install.js';
@@ -24,64 +23,20 @@ import { pruneCompiled } from '../autotune/occupancy.js';
 import { parseRecords, RecordError, selectConfig } from '../autotune/select.js';
 import { MeasureError, measureBundle, type MeasureSummary } from '../autotune/measure-runner.js';
 import { buildMeasureRunner } from '../autotune/runner-build.js';
-import { TunedConfigSchema, tunedConfigJsonSchema } from '../autotune/config.js';
-import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
-
-class UsageError extends Error {}
-
-function list(value: unknown): string[] {
-  return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
-}
-
-function parseArchs(value: unknown): Arch[] {
-  return list(value).map((a) => {
-    if (!(ARCHS as readonly string[]).includes(a)) throw new UsageError(`--arch = "${a}": must be one of ${ARCHS.join(', ')}`);
-    return a as Arch;
-  });
-}
-
-function parseHeadDims(value: unknown): (64 | 128)[] {
-  return list(value).map((d) => {
-    if (d !== '64' && d !== '128') throw new UsageError(`--headdim = "${d}": must be 64 or 128`);
-    return Number(d) as 64 | 128;
-  });
-}
-
-function parseChoice<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T[] {
-  return list(value).map((v) => {
-    if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} = "${v}": must be one of ${allowed.join(', ')}`);
-    return v as T;
-  });
-}
-
-/** A boolean axis flag: "true", "false" or both as "true,false". */
-function parseBooleans(flag: string, value: unknown): boolean[] {
-  return parseChoice(flag, value, ['true', 'false'] as const).map((v) => v === 'true');
-}
-
-function parsePositiveInts(flag: string, value: unknown): number[] {
-  return list(value).map((v) => {
-    if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a positive integer (comma-separated for several)`);
-    return Number(v);
-  });
-}
-
-/** Whole numbers, 0 included (--poly-exp2: 0 is "none"). */
-function parseNonNegativeInts(flag: string, value: unknown): number[] {
-  return list(value).map((v) => {
-    if (!/^(0|[1-9]\d*)$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a whole number, 0 or more (comma-separated for several)`);
-    return Number(v);
-  });
-}
-
-const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e);
-
-/** Writes the file --out names; a path that cannot be written is a one-line UsageError. */
-async function writeOutFile(file: string, text: string): Promise<void> {
-  await writeFile(file, text).catch((e: unknown) => {
-    throw new UsageError(`--out = "${file}": cannot write it (${errorCode(e)})`);
-  });
-}
+import { tunedConfigJsonSchema } from '../autotune/config.js';
+import {
+  buildInputs,
+  errorCode,
+  parseArchs,
+  parseBooleans,
+  parseChoice,
+  parseHeadDims,
+  parseNonNegativeInts,
+  parsePositiveInts,
+  specsFromFlags,
+  UsageError,
+  writeOutFile,
+} from './flags.js';
 
 /** --jobs: yargs turns a non-number into NaN, which must not reach the build as a concurrency. */
 function parseJobs(value: number | undefined): number | undefined {
@@ -111,61 +66,6 @@ function parseRefine(argv: AutotuneFlags): { refineRounds: number; refineMargin?
   const max = argv['refine-max'];
   if (max !== undefined && !(Number.isInteger(max) && max >= 2 && max <= 16)) throw new UsageError(`--refine-max = "${max}": must be from 2 to 16 candidates per bucket`);
   return { refineRounds: rounds, refineMargin: margin, refineMax: max };
-}
-
-/** The JSON in the file a flag names; a missing file or bad JSON is a one-line UsageError naming both. */
-async function readJsonFile(flag: string, file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`${flag} = "${file}": cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`${flag} = "${file}": not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-}
-
-async function readSpecFile(file: string): Promise<AttentionSpec[]> {
-  const json = await readJsonFile('--spec', file);
-  const items = Array.isArray(json) ? json : [json];
-  return items.map((item, i) => {
-    try {
-      return parseSpec(item);
-    } catch (e) {
-      if (e instanceof SpecError) throw new SpecError(e.issues.map((x) => ({ ...x, field: `${file}${items.length > 1 ? `[${i}]` : ''}: ${x.field}` })));
-      throw e;
-    }
-  });
-}
-
-interface SpecFlags {
-  arch?: unknown;
-  headdim?: unknown;
-  mma?: unknown;
-  causal?: unknown;
-  dtype?: unknown;
-  layout?: string;
-  spec?: string[];
-}
-
-/** Specs from --spec files, or the default spec for every (arch, head dim, dtype, causal) asked for. */
-async function specsFromFlags(argv: SpecFlags): Promise<AttentionSpec[]> {
-  if (argv.spec?.length) return (await Promise.all(argv.spec.map(readSpecFile))).flat();
-  if (argv.arch === undefined || argv.headdim === undefined) throw new UsageError('give --arch and --headdim, or --spec FILE.json');
-  const causal = parseChoice('causal', argv.causal ?? 'both', ['true', 'false', 'both'] as const);
-  const causals = causal.includes('both') ? [false, true] : causal.map((c) => c === 'true');
-  const dtypes = parseChoice('dtype', argv.dtype ?? 'fp16,bf16', ['fp16', 'bf16'] as const);
-  const layout = parseChoice('layout', argv.layout ?? 'HND', ['HND', 'NHD'] as const)[0]!;
-  const mma = parseChoice('mma', argv.mma ?? 'mma.sync', MMAS)[0]!;
-  const specs: AttentionSpec[] = [];
-  for (const arch of parseArchs(argv.arch))
-    for (const headDim of parseHeadDims(argv.headdim))
-      for (const dtype of dtypes)
-        for (const c of causals) specs.push(parseSpec(defaultSpecInput({ arch, headDim, dtype, causal: c, layout, mma })));
-  return specs;
 }
 
 function defaultOutDir(specs: AttentionSpec[]): string {
@@ -346,21 +246,6 @@ async function copyRunner(dir: string): Promise<void> {
   });
 }
 
-/** Reads and validates a tuned configuration; returns its winners and their kv_len buckets. */
-async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
-  const json = await readJsonFile('--config', file);
-  const parsed = TunedConfigSchema.safeParse(json, { reportInput: true });
-  if (!parsed.success) {
-    throw new UsageError(`--config = "${file}": not a tuned configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  }
-  try {
-    return tunedBuildInputs(parsed.data, { archs: arch === undefined ? undefined : parseArchs(arch), gpu });
-  } catch (e) {
-    if (e instanceof ConfigSelectionError) throw new UsageError(e.message);
-    throw e;
-  }
-}
-
 function bundleDirOf(argv: AutotuneFlags): string {
   if (argv.out) return argv.out;
   const space = spaceFromFlags(argv);
@@ -503,13 +388,12 @@ async function main(): Promise<void> {
           if (!argv.install) throw new UsageError('--install = "": give the install prefix, e.g. --install /opt/sagegen');
           await checkInstallPrefix(path.resolve(argv.install)); // before the build, not after it
         }
-        const tuned = argv.config ? await tunedFromFile(argv.config, argv.arch, argv.gpu) : undefined;
-        const specs = tuned ? tuned.specs : await specsFromFlags(argv);
+        const { specs, dispatch } = await buildInputs(argv);
         const outDir = argv.out ?? defaultOutDir(specs);
         const started = Date.now();
         const manifest = await build({
           specs,
-          dispatch: tuned?.dispatch,
+          dispatch,
           outDir,
           jobs: parseJobs(argv.jobs),
           log: argv.quiet ? undefined : (l) => process.stderr.write(`  ${l}\n`),

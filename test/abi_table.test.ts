@@ -37,6 +37,7 @@ interface TableReport {
   memory: string;
   commit: string;
   command: string[];
+  fingerprint: unknown;
   summary: { passed: number; failed: number; skipped: number };
   rows: TableRow[];
 }
@@ -81,7 +82,10 @@ describeIfTool('python3', !pythonMissing, pythonMissing, 'C ABI argument table (
       expect(report.summary.passed).toBeGreaterThanOrEqual(80);
     });
 
-    it('reports device, date, commit and command', () => {
+    it('reports device, date, commit, command, and the fingerprint of the library it checked', () => {
+      const manifest = JSON.parse(readFileSync(path.join(tmp, 'lib', 'manifest.json'), 'utf8')) as { fingerprint: { kernels: Record<string, string> } };
+      expect(Object.keys(manifest.fingerprint.kernels)).toHaveLength(1);
+      expect(report.fingerprint).toEqual(manifest.fingerprint);
       expect(report.memory).toBe('host');
       expect(report.device).toMatch(/^none/);
       expect(report.commit).toMatch(/^[0-9a-f]{40}$|^unknown$/);

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { build, planAll, type BuildManifest } from '../build/build.js';
+import { fingerprintOf } from '../build/fingerprint.js';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { parseSpec, type AttentionSpec } from '../dsl/spec.js';
 import { planKernel } from '../plan/plan.js';
@@ -114,6 +115,11 @@ describeNvcc('build() with nvcc: sm_89 + sm_90a at D=128, sm_89 at D=64', () => 
       expect(text).toBe(renderVariant(plans[i]!));
       expect(v.sourceSha256).toBe(createHash('sha256').update(text).digest('hex'));
     }
+  });
+
+  it('records the source fingerprint that fingerprintOf computes without compiling', async () => {
+    expect(onDisk.fingerprint.kernels).toEqual(Object.fromEntries(onDisk.variants.map((v) => [v.name, v.sourceSha256])));
+    expect(onDisk.fingerprint).toEqual(await fingerprintOf(specs));
   });
 
   it('has a ptxas entry for every kernel of every variant, with registers and no spills', () => {

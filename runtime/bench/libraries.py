@@ -10,13 +10,26 @@ def _paths(target):
     return lib, os.path.dirname(os.path.dirname(os.path.abspath(lib)))
 
 
+def _manifest(root):
+    path = os.path.join(root, "manifest.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def _info(lib, root):
-    variants = []
-    manifest = os.path.join(root, "manifest.json")
-    if os.path.exists(manifest):
-        with open(manifest) as f:
-            variants = [{"name": v["name"], "spec": v["spec"]} for v in json.load(f)["variants"]]
-    return {"path": lib, "variants": variants}
+    manifest = _manifest(root)
+    variants = [{"name": v["name"], "spec": v["spec"]} for v in manifest.get("variants", [])]
+    return {"path": lib, "variants": variants, "fingerprint": manifest.get("fingerprint")}
+
+
+def manifest_fingerprint(target):
+    """The source fingerprint (build/fingerprint.ts) in the manifest.json of the library a --lib names, or
+    None (no manifest, or one written before fingerprints). A record carries it so that
+    test/records.test.ts can tell whether the kernels measured are still the ones the build makes."""
+    _, root = _paths(target)
+    return _manifest(root).get("fingerprint")
 
 
 def library_info(target):

@@ -460,6 +460,18 @@ class LibraryLabelsTest(unittest.TestCase):
             label, info = libraries.library_info(root)
             self.assertEqual(label, os.path.basename(root))
             self.assertEqual(info["variants"], [{"name": "v1", "spec": {"headDim": 128}}])
+            self.assertIsNone(info["fingerprint"])  # a manifest written before fingerprints
+
+    def test_manifest_fingerprint_is_carried(self):
+        fingerprint = {"kernels": {"v1": "ab" * 32}, "headers": "cd" * 32, "host": "ef" * 32}
+        with tempfile.TemporaryDirectory() as root:
+            with open(os.path.join(root, "manifest.json"), "w") as f:
+                json.dump({"variants": [{"name": "v1", "spec": {}}], "fingerprint": fingerprint}, f)
+            self.assertEqual(libraries.library_info(root)[1]["fingerprint"], fingerprint)
+            # The checks name the .so; the manifest is two directories up, beside lib/.
+            self.assertEqual(libraries.manifest_fingerprint(os.path.join(root, "lib", "libsagegen.so")), fingerprint)
+        with tempfile.TemporaryDirectory() as root:
+            self.assertIsNone(libraries.manifest_fingerprint(os.path.join(root, "lib", "libsagegen.so")))
 
 
 class WriteReportsTest(unittest.TestCase):

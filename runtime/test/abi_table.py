@@ -33,6 +33,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.append(os.path.join(REPO, "runtime", "bench"))  # libraries.py: the manifest fingerprint a record carries
+from libraries import manifest_fingerprint  # noqa: E402
 ABI_PY = os.path.join(REPO, "runtime", "python", "sagegen", "_abi.py")
 
 
@@ -656,7 +658,8 @@ def main(argv):
     if opts.out:
         report = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "commit": commit(),
                   "command": [sys.executable] + sys.argv, "device": device_name(mem), "memory": mem.name,
-                  "library": os.path.abspath(opts.lib), "variants": [list(v) for v in built_variants(lib)],
+                  "library": os.path.abspath(opts.lib), "fingerprint": manifest_fingerprint(os.path.abspath(opts.lib)),
+                  "variants": [list(v) for v in built_variants(lib)],
                   "summary": {"passed": count["pass"], "failed": count["fail"], "skipped": count["skip"]}, "rows": rows}
         os.makedirs(os.path.dirname(os.path.abspath(opts.out)), exist_ok=True)
         with open(opts.out, "w") as f:

@@ -339,7 +339,7 @@ def main(argv):
     sagegen.load_library(lib)
     gc.load_granularities(lib)
     report = {"date": started.isoformat(timespec="seconds"), "commit": gc.commit(), "command": [sys.executable] + sys.argv,
-              "library": {"path": lib, "version": sagegen.version()}}
+              "library": {"path": lib, "version": sagegen.version(), "fingerprint": gc.manifest_fingerprint(lib)}}
     report.update(gc.environment(opts))
     print(f"edge checks of {lib} on {report['device']}, commit {report['commit']}")
     results = []

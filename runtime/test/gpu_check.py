@@ -27,6 +27,8 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
+sys.path.append(os.path.join(REPO, "runtime", "bench"))  # libraries.py: the manifest fingerprint a record carries
+from libraries import manifest_fingerprint  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -916,7 +918,8 @@ def main(argv):
         return 1
     out = opts.out or os.path.join(REPO, "results", "gpu", f"{label}.json")
     load_granularities(path)
-    report.update(label=label, library={"path": path, "version": version, "abi": sagegen.abi_version()},
+    report.update(label=label, library={"path": path, "version": version, "abi": sagegen.abi_version(),
+                                         "fingerprint": manifest_fingerprint(path)},
                   quick=opts.quick, base_seed=opts.seed, via_op=opts.via_op)
     print(f"sagegen {version} from {path}\nlabel {label} on {report['device']} (capability {report['capability']}), "
           f"torch {torch.__version__}, driver {report['driver']}, commit {report['commit']}")

@@ -22,6 +22,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.append(os.path.join(REPO, "runtime", "bench"))  # libraries.py: the manifest fingerprint a record carries
+from libraries import manifest_fingerprint  # noqa: E402
 DRIVER = os.path.join(HERE, "sanitizer_driver.py")
 TOOLS = {
     "memcheck": ["--leak-check", "full"],
@@ -124,7 +126,7 @@ def main(argv):
         "command": [sys.executable] + sys.argv,
         "device": first_line(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"])[0],
         "driver_version": first_line(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"])[0],
-        "sanitizer": first_line([sanitizer, "--version"])[-1], "library": lib, "tools": {},
+        "sanitizer": first_line([sanitizer, "--version"])[-1], "library": lib, "fingerprint": manifest_fingerprint(lib), "tools": {},
     }
     for tool in tools:
         res = run_tool(sanitizer, tool, opts.python, lib, opts.timeout)

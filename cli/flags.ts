@@ -1,0 +1,145 @@
+/**
+ * What the CLI's flags name, resolved into plain values: the flag parsers (each error a one-line
+ * UsageError naming the flag, the value and the rule) and the specs (and kv_len dispatch) that
+ * `sagegen build`/`render`/`plan` make of --arch/--headdim/--mma/... or --spec or --config.
+ * test/records.test.ts resolves the builds of the results of record through the same functions.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { ARCHS, type Arch } from '../dsl/capabilities.js';
+import { defaultSpecInput } from '../dsl/builder.js';
+import { MMAS, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
+import type { DispatchRange } from '../render/render.js';
+import { TunedConfigSchema } from '../autotune/config.js';
+import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
+
+export class UsageError extends Error {}
+
+export function list(value: unknown): string[] {
+  return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
+export function parseArchs(value: unknown): Arch[] {
+  return list(value).map((a) => {
+    if (!(ARCHS as readonly string[]).includes(a)) throw new UsageError(`--arch = "${a}": must be one of ${ARCHS.join(', ')}`);
+    return a as Arch;
+  });
+}
+
+export function parseHeadDims(value: unknown): (64 | 128)[] {
+  return list(value).map((d) => {
+    if (d !== '64' && d !== '128') throw new UsageError(`--headdim = "${d}": must be 64 or 128`);
+    return Number(d) as 64 | 128;
+  });
+}
+
+export function parseChoice<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T[] {
+  return list(value).map((v) => {
+    if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} = "${v}": must be one of ${allowed.join(', ')}`);
+    return v as T;
+  });
+}
+
+/** A boolean axis flag: "true", "false" or both as "true,false". */
+export function parseBooleans(flag: string, value: unknown): boolean[] {
+  return parseChoice(flag, value, ['true', 'false'] as const).map((v) => v === 'true');
+}
+
+export function parsePositiveInts(flag: string, value: unknown): number[] {
+  return list(value).map((v) => {
+    if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a positive integer (comma-separated for several)`);
+    return Number(v);
+  });
+}
+
+/** Whole numbers, 0 included (--poly-exp2: 0 is "none"). */
+export function parseNonNegativeInts(flag: string, value: unknown): number[] {
+  return list(value).map((v) => {
+    if (!/^(0|[1-9]\d*)$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a whole number, 0 or more (comma-separated for several)`);
+    return Number(v);
+  });
+}
+
+export const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e);
+
+/** Writes the file --out names; a path that cannot be written is a one-line UsageError. */
+export async function writeOutFile(file: string, text: string): Promise<void> {
+  await writeFile(file, text).catch((e: unknown) => {
+    throw new UsageError(`--out = "${file}": cannot write it (${errorCode(e)})`);
+  });
+}
+
+/** The JSON in the file a flag names; a missing file or bad JSON is a one-line UsageError naming both. */
+export async function readJsonFile(flag: string, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${flag} = "${file}": cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`${flag} = "${file}": not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+export async function readSpecFile(file: string): Promise<AttentionSpec[]> {
+  const json = await readJsonFile('--spec', file);
+  const items = Array.isArray(json) ? json : [json];
+  return items.map((item, i) => {
+    try {
+      return parseSpec(item);
+    } catch (e) {
+      if (e instanceof SpecError) throw new SpecError(e.issues.map((x) => ({ ...x, field: `${file}${items.length > 1 ? `[${i}]` : ''}: ${x.field}` })));
+      throw e;
+    }
+  });
+}
+
+export interface SpecFlags {
+  arch?: unknown;
+  headdim?: unknown;
+  mma?: unknown;
+  causal?: unknown;
+  dtype?: unknown;
+  layout?: string;
+  spec?: string[];
+}
+
+/** Specs from --spec files, or the default spec for every (arch, head dim, dtype, causal) asked for. */
+export async function specsFromFlags(argv: SpecFlags): Promise<AttentionSpec[]> {
+  if (argv.spec?.length) return (await Promise.all(argv.spec.map(readSpecFile))).flat();
+  if (argv.arch === undefined || argv.headdim === undefined) throw new UsageError('give --arch and --headdim, or --spec FILE.json');
+  const causal = parseChoice('causal', argv.causal ?? 'both', ['true', 'false', 'both'] as const);
+  const causals = causal.includes('both') ? [false, true] : causal.map((c) => c === 'true');
+  const dtypes = parseChoice('dtype', argv.dtype ?? 'fp16,bf16', ['fp16', 'bf16'] as const);
+  const layout = parseChoice('layout', argv.layout ?? 'HND', ['HND', 'NHD'] as const)[0]!;
+  const mma = parseChoice('mma', argv.mma ?? 'mma.sync', MMAS)[0]!;
+  const specs: AttentionSpec[] = [];
+  for (const arch of parseArchs(argv.arch))
+    for (const headDim of parseHeadDims(argv.headdim))
+      for (const dtype of dtypes)
+        for (const c of causals) specs.push(parseSpec(defaultSpecInput({ arch, headDim, dtype, causal: c, layout, mma })));
+  return specs;
+}
+
+/** Reads and validates a tuned configuration; returns its winners and their kv_len buckets. */
+export async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
+  const json = await readJsonFile('--config', file);
+  const parsed = TunedConfigSchema.safeParse(json, { reportInput: true });
+  if (!parsed.success) {
+    throw new UsageError(`--config = "${file}": not a tuned configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  }
+  try {
+    return tunedBuildInputs(parsed.data, { archs: arch === undefined ? undefined : parseArchs(arch), gpu });
+  } catch (e) {
+    if (e instanceof ConfigSelectionError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** What `sagegen build` compiles for its flags: --config's winners with their kv_len buckets, else the specs. */
+export async function buildInputs(argv: SpecFlags & { config?: string; gpu?: string }): Promise<{ specs: AttentionSpec[]; dispatch?: DispatchRange[] }> {
+  if (argv.config) return tunedFromFile(argv.config, argv.arch, argv.gpu);
+  return { specs: await specsFromFlags(argv) };
+}
