@@ -111,10 +111,12 @@ for n, line in enumerate(open(os.path.join(work, "steps.tsv")).read().splitlines
     steps.append({"name": name, "status": "pass" if rc == "0" else "fail", "exit": int(rc), "seconds": int(seconds),
                   "output_tail": log.splitlines()[-40:]})
 manifest = os.path.join(prefix, "share", "sagegen", "manifest.json")
-archs = json.load(open(manifest))["archs"] if os.path.exists(manifest) else None
+manifest = json.load(open(manifest)) if os.path.exists(manifest) else {}
+archs = manifest.get("archs")
 device = gpu()
 report = {"device": device, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
           "commit": os.environ.get("SAGEGEN_COMMIT", "unknown"), "command": command, "library_archs": archs,
+          "fingerprint": manifest.get("fingerprint"),
           "steps": steps, "summary": {"passed": sum(s["status"] == "pass" for s in steps),
                                       "failed": sum(s["status"] != "pass" for s in steps)}}
 name = re.sub(r"[^a-z0-9]+", "-", device.split(",")[0].strip().lower()).strip("-")[:40] or "gpu"

@@ -3,14 +3,21 @@
  * that the build makes now. Each record's JSON lists the variants of the library it timed; this
  * suite checks those names against what the builder or the shipped tuned configuration names today,
  * so a change of defaults or of the tuned set cannot land with its old figures still standing as
- * the record. It does not see template changes that keep a name (those are checked on the device
- * when they land: results/gpu/README.md).
+ * the record.
+ *
+ * The second suite sees what names cannot: it compares the source fingerprint each record measured
+ * (build/fingerprint.ts) with what the build generates now, for every record listed in
+ * results/records.json, so that a template or runtime change cannot land with the old figures
+ * standing unmarked.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { TunedConfigSchema } from '../autotune/config.js';
 import { tunedBuildInputs } from '../autotune/tuned-build.js';
+import { fingerprintOf, type SourceFingerprint } from '../build/fingerprint.js';
+import { buildInputs } from '../cli/flags.js';
 import { defaultSpecInput, type DefaultSpecOptions } from '../dsl/builder.js';
 import { parseSpec, variantName } from '../dsl/spec.js';
 
@@ -47,4 +54,125 @@ describe('the benchmarks of record time the kernels the build makes now', () => 
     for (const file of ['results/bench/h100-d64.json', 'results/bench/h100-d128.json'])
       expect(benchRecordVariants(file), file).toEqual({ 'sm_90a_d64-128': sm90aDefaults(undefined) });
   });
+});
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const FingerprintSchema = z.strictObject({ kernels: z.record(z.string(), Sha256), headers: Sha256, host: Sha256 });
+
+/** results/records.json: the records of the libraries built now, and how each one's sources are known. */
+const CatalogueSchema = z.strictObject({
+  comment: z.array(z.string()),
+  libraries: z.record(
+    z.string(),
+    z.strictObject({
+      // The flags of `sagegen build` (cli/flags.ts buildInputs), paths relative to the repository.
+      build: z.strictObject({ arch: z.string().optional(), headdim: z.string().optional(), mma: z.string().optional(), spec: z.array(z.string()).optional(), config: z.string().optional() }),
+    }),
+  ),
+  records: z.record(
+    z.string(),
+    z.strictObject({
+      library: z.string(),
+      /** For a benchmark record: the label of the library among its `libraries`. */
+      benchLabel: z.string().optional(),
+      /** Key into `measured`, for a record that does not carry its own fingerprint. */
+      measured: z.string().optional(),
+      /** Why the record no longer measures the sources built now, and what re-runs it. */
+      stale: z.string().min(40).optional(),
+    }),
+  ),
+  notRecords: z.record(z.string(), z.string().min(20)),
+  measured: z.record(z.string(), z.strictObject({ commit: z.string().regex(/^[0-9a-f]{7,40}$/), how: z.string(), fingerprint: FingerprintSchema })),
+});
+
+/** The directories whose JSON files are results of record (session folders and experiments are history). */
+const RECORD_DIRS = ['results/gpu', 'results/gpu/edge', 'results/wgmma/edge', 'results/wgmma/tuned/edge', 'results/bench', 'results/wgmma/bench', 'results/consumers'];
+
+const catalogue = CatalogueSchema.parse(readJson('results/records.json'));
+
+/** The fingerprint a record carries: written by the GPU script (gpu_check, edge, ABI table, sanitizer, bench). */
+function carriedFingerprint(record: Record<string, unknown>, benchLabel: string | undefined): unknown {
+  if (benchLabel) return (record.libraries as Record<string, { fingerprint?: unknown }>)[benchLabel]?.fingerprint ?? null;
+  const lib = record.library;
+  return (lib && typeof lib === 'object' ? (lib as { fingerprint?: unknown }).fingerprint : record.fingerprint) ?? null;
+}
+
+/** What differs between two fingerprints, in words (empty: the same sources). */
+function differences(measured: SourceFingerprint, now: SourceFingerprint): string[] {
+  const out: string[] = [];
+  const names = [...new Set([...Object.keys(measured.kernels), ...Object.keys(now.kernels)])].sort();
+  for (const n of names) {
+    if (!(n in now.kernels)) out.push(`variant ${n} measured, no longer built`);
+    else if (!(n in measured.kernels)) out.push(`variant ${n} built now, not measured`);
+    else if (measured.kernels[n] !== now.kernels[n]) out.push(`variant ${n}: generated source changed`);
+  }
+  if (measured.headers !== now.headers) out.push('runtime headers changed');
+  if (measured.host !== now.host) out.push('host code (runtime or registry) changed');
+  return out;
+}
+
+describe('results/records.json: every result of record measured the sources built now, or says it did not', () => {
+  const nowByLibrary = new Map<string, Promise<SourceFingerprint>>();
+  const now = (label: string): Promise<SourceFingerprint> => {
+    if (!nowByLibrary.has(label)) {
+      const b = catalogue.libraries[label]!.build;
+      const abs = (f: string) => path.join(root, f);
+      nowByLibrary.set(
+        label,
+        buildInputs({ ...b, spec: b.spec?.map(abs), config: b.config && abs(b.config) }).then(({ specs, dispatch }) => fingerprintOf(specs, dispatch)),
+      );
+    }
+    return nowByLibrary.get(label)!;
+  };
+
+  it('reads a carried fingerprint where each GPU script writes it', () => {
+    const fp = { kernels: { v: 'a'.repeat(64) }, headers: 'b'.repeat(64), host: 'c'.repeat(64) };
+    // gpu_check, edge_check, check_torch_op: library is an object; abi_table, sanitizer: a path, and
+    // run_gpu_consumers: none, both with the fingerprint at the top; bench: per library label.
+    expect(carriedFingerprint({ library: { path: 'x', fingerprint: fp } }, undefined)).toEqual(fp);
+    expect(carriedFingerprint({ library: '/x/lib/libsagegen.so', fingerprint: fp }, undefined)).toEqual(fp);
+    expect(carriedFingerprint({ fingerprint: fp }, undefined)).toEqual(fp);
+    expect(carriedFingerprint({ libraries: { wg: { variants: [], fingerprint: fp } } }, 'wg')).toEqual(fp);
+    // Written before fingerprints, or from a library built before them (the scripts write null).
+    expect(carriedFingerprint({ library: { path: 'x' } }, undefined)).toBeNull();
+    expect(carriedFingerprint({ library: { path: 'x', fingerprint: null } }, undefined)).toBeNull();
+    expect(carriedFingerprint({ library: 'x', fingerprint: null }, undefined)).toBeNull();
+    expect(carriedFingerprint({ libraries: { wg: { variants: [] } } }, 'wg')).toBeNull();
+  });
+
+  it('lists every JSON file of the record directories, and only files that exist', () => {
+    const onDisk = RECORD_DIRS.flatMap((d) =>
+      readdirSync(path.join(root, d))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => `${d}/${f}`),
+    ).sort();
+    expect([...Object.keys(catalogue.records), ...Object.keys(catalogue.notRecords)].sort()).toEqual(onDisk);
+  });
+
+  it('names a known library for each record, and uses every backfilled fingerprint', () => {
+    for (const [file, r] of Object.entries(catalogue.records)) {
+      expect(Object.keys(catalogue.libraries), file).toContain(r.library);
+      if (r.measured) expect(Object.keys(catalogue.measured), file).toContain(r.measured);
+    }
+    const used = new Set(Object.values(catalogue.records).map((r) => r.measured));
+    expect(Object.keys(catalogue.measured).filter((k) => !used.has(k))).toEqual([]);
+  });
+
+  for (const [file, entry] of Object.entries(catalogue.records)) {
+    it(`${file}: ${entry.stale ? 'marked stale, and its sources do differ' : 'measured the sources built now'}`, async () => {
+      const record = readJson(file) as Record<string, unknown>;
+      const carried = carriedFingerprint(record, entry.benchLabel);
+      // A record that carries its fingerprint needs no backfill; one that does not must have it.
+      if (carried !== null) expect(entry.measured, `${file} carries its fingerprint: drop "measured"`).toBeUndefined();
+      else expect(entry.measured, `${file} carries no fingerprint: give "measured"`).toBeDefined();
+      const measured = carried !== null ? FingerprintSchema.parse(carried) : catalogue.measured[entry.measured!]!.fingerprint;
+      if (entry.benchLabel) {
+        const timed = (record.libraries as Record<string, { variants: { name: string }[] }>)[entry.benchLabel]!.variants.map((v) => v.name).sort();
+        expect(timed, `${file}: the variants timed are those fingerprinted`).toEqual(Object.keys(measured.kernels).sort());
+      }
+      const diff = differences(measured, await now(entry.library));
+      if (entry.stale) expect(diff, `${file} measured the sources built now: remove its "stale" mark`).not.toEqual([]);
+      else expect(diff, `${file} measured other sources than the build makes now: re-run it, or mark it "stale" with why`).toEqual([]);
+    });
+  }
 });

@@ -11,11 +11,12 @@ def _paths(target):
 
 
 def _manifest(root):
-    path = os.path.join(root, "manifest.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+    """The manifest.json of a build directory, or of an install prefix (share/sagegen/), or {}."""
+    for path in (os.path.join(root, "manifest.json"), os.path.join(root, "share", "sagegen", "manifest.json")):
+        if os.path.exists(path):
+            with open(path) as f:
+                return json.load(f)
+    return {}
 
 
 def _info(lib, root):

@@ -472,6 +472,11 @@ class LibraryLabelsTest(unittest.TestCase):
             self.assertEqual(libraries.manifest_fingerprint(os.path.join(root, "lib", "libsagegen.so")), fingerprint)
         with tempfile.TemporaryDirectory() as root:
             self.assertIsNone(libraries.manifest_fingerprint(os.path.join(root, "lib", "libsagegen.so")))
+            # An install prefix (sagegen build --install) keeps the manifest in share/sagegen/.
+            os.makedirs(os.path.join(root, "share", "sagegen"))
+            with open(os.path.join(root, "share", "sagegen", "manifest.json"), "w") as f:
+                json.dump({"variants": [], "fingerprint": fingerprint}, f)
+            self.assertEqual(libraries.manifest_fingerprint(os.path.join(root, "lib", "libsagegen.so")), fingerprint)
 
 
 class WriteReportsTest(unittest.TestCase):

@@ -27,6 +27,8 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "runtime", "python"))
+sys.path.append(os.path.join(REPO, "runtime", "bench"))  # libraries.py: the manifest fingerprint a record carries
+from libraries import manifest_fingerprint  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -413,7 +415,7 @@ def main(argv):
         sagegen.load_library(opts.lib)
         report.update(device=torch.cuda.get_device_name(), capability="%d.%d" % torch.cuda.get_device_capability(),
                       library={"path": sagegen.library_path(), "version": sagegen.version(), "abi": sagegen.abi_version(),
-                               "archs": sagegen.archs()})
+                               "archs": sagegen.archs(), "fingerprint": manifest_fingerprint(sagegen.library_path())})
         backend = opts.backend or "inductor"
         checks.append(("SagegenError through the op (eager)", lambda: check_error(False, via_op=True)))
         checks.append(("SagegenError from sageattn's direct eager call", lambda: check_error(False)))
