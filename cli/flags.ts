@@ -140,6 +140,8 @@ export async function tunedFromFile(file: string, arch: unknown, gpu: string | u
 
 /** What `sagegen build` compiles for its flags: --config's winners with their kv_len buckets, else the specs. */
 export async function buildInputs(argv: SpecFlags & { config?: string; gpu?: string }): Promise<{ specs: AttentionSpec[]; dispatch?: DispatchRange[] }> {
-  if (argv.config) return tunedFromFile(argv.config, argv.arch, argv.gpu);
+  if (argv.config !== undefined && argv.spec?.length) throw new UsageError(`--config and --spec: give one (a tuned configuration's winners, or spec files)`);
+  if (argv.gpu !== undefined && argv.config === undefined) throw new UsageError(`--gpu = "${argv.gpu}": only with --config (it picks the GPU whose tuning to use)`);
+  if (argv.config !== undefined) return tunedFromFile(argv.config, argv.arch, argv.gpu);
   return { specs: await specsFromFlags(argv) };
 }

@@ -3,7 +3,7 @@
  * sagegen CLI: build, plan, render, schema, autotune. Exit code 0 only on success; errors are one
  * readable message (each spec issue on its own line), never a stack trace.
  */
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,7 +33,6 @@ import {
   parseHeadDims,
   parseNonNegativeInts,
   parsePositiveInts,
-  specsFromFlags,
   UsageError,
   writeOutFile,
 } from './flags.js';
@@ -82,7 +81,15 @@ const specOptions = {
   layout: { type: 'string', describe: 'HND or NHD: the layout the variants are tuned for (any strides work at run time)' },
   mma: { type: 'string', describe: 'mma.sync (default) or wgmma (sm_90a warpgroup kernels, D=64 and 128, 1.3–1.7× mma.sync on the H100; see results/wgmma/README.md)' },
   spec: { type: 'array', string: true, describe: 'spec JSON file(s) (one spec or an array); replaces the flags above' },
+  config: {
+    type: 'string',
+    describe: 'tuned configuration (sagegen autotune --select): its winners instead of the flags above (--arch picks among its archs); build dispatches them by kv_len bucket',
+  },
+  gpu: { type: 'string', describe: 'with --config: the GPU whose tuning to use, when the file has several for one arch' },
 } as const;
+
+/** The spec flags of build, plan and render (cli/flags.ts buildInputs resolves them). */
+const withSpecOptions = <T>(y: Argv<T>) => y.options(specOptions);
 
 /** What `sagegen autotune` is asked to do: one stage, or compile + measure + select on a machine with both nvcc and a GPU. */
 type AutotuneStage = 'dry-run' | 'compile-only' | 'measure' | 'select' | 'all';
@@ -371,13 +378,10 @@ async function main(): Promise<void> {
       'build',
       'generate, compile and package a library of attention variants',
       (y) =>
-        y.options({
-          ...specOptions,
+        withSpecOptions(y).options({
           out: { type: 'string', describe: 'output directory (default generated/<archs>_d<headdims>)' },
           jobs: { type: 'number', describe: 'parallel nvcc processes (default: CPU count)' },
           quiet: { type: 'boolean', default: false },
-          config: { type: 'string', describe: 'tuned configuration (sagegen autotune --select): build its winners, dispatched by kv_len bucket' },
-          gpu: { type: 'string', describe: 'with --config: the GPU whose tuning to use, when the file has several for one arch' },
           install: {
             type: 'string',
             describe: 'also install into PREFIX: include/, lib/ (.so, .a, CMake package, pkg-config file), share/sagegen/manifest.json',
@@ -415,19 +419,19 @@ async function main(): Promise<void> {
     .command(
       'plan',
       'print the plan (every derived number) of each spec as JSON',
-      (y) => y.options(specOptions),
+      (y) => withSpecOptions(y),
       async (argv) => {
-        const specs = await specsFromFlags(argv);
+        const { specs } = await buildInputs(argv);
         process.stdout.write(JSON.stringify(specs.map(planKernel), null, 2) + '\n');
       },
     )
     .command(
       'render',
       'write the generated .cu of each spec without compiling',
-      (y) => y.options({ ...specOptions, out: { type: 'string', demandOption: true, describe: 'directory for the .cu files' } }),
+      (y) => withSpecOptions(y).options({ out: { type: 'string', demandOption: true, describe: 'directory for the .cu files' } }),
       async (argv) => {
         // Every spec is planned before the first file is written: a refused one leaves nothing behind.
-        const plans = (await specsFromFlags(argv)).map(planKernel);
+        const plans = (await buildInputs(argv)).specs.map(planKernel);
         await mkdir(argv.out, { recursive: true }).catch((e: unknown) => {
           throw new UsageError(`--out = "${argv.out}": cannot create the directory (${errorCode(e)})`);
         });

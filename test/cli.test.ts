@@ -10,6 +10,9 @@ import { CLI, ROOT, expectUserError, runCli } from './helpers/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attentionSpecJsonSchema } from '../dsl/schema.js';
 import { defaultSpecInput } from '../dsl/builder.js';
+import { variantName } from '../dsl/spec.js';
+import { TunedConfigSchema } from '../autotune/config.js';
+import { tunedBuildInputs } from '../autotune/tuned-build.js';
 import { describeNvcc } from './helpers/nvcc.js';
 import { execa } from 'execa';
 
@@ -186,6 +189,29 @@ describe('plan, schema, render', () => {
     expect(files).toHaveLength(2);
     expect(r.stdout.trim().split('\n').map((l) => path.basename(l)).sort()).toEqual(files);
     for (const f of files) expect(f).toMatch(/^sage_sm(80|89)_d64_bf16_full_.*\.cu$/);
+  });
+
+  it('render and plan --config take the tuned configuration\'s variants, as build does', async () => {
+    const config = path.join(ROOT, 'autotune', 'tuned', 'h100-sm90a-wgmma.json');
+    const { specs } = tunedBuildInputs(TunedConfigSchema.parse(JSON.parse(readFileSync(config, 'utf8'))));
+    const names = specs.map((s) => variantName(s)).sort();
+    const dir = path.join(tmp, 'rendered-tuned');
+    const r = await sagegen(['render', '--config', config, '--out', dir]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(names.map((n) => `${n}.cu`));
+    const p = await sagegen(['plan', '--config', config]);
+    expect(p.exitCode, p.stderr).toBe(0);
+    expect((JSON.parse(p.stdout) as { name: string }[]).map((x) => x.name).sort()).toEqual(names);
+  });
+
+  it('--config with --spec, or --gpu without --config, is refused naming both', async () => {
+    const config = path.join(ROOT, 'autotune', 'tuned', 'h100-sm90a-wgmma.json');
+    for (const command of ['build', 'plan', 'render']) {
+      const out = command === 'plan' ? [] : ['--out', path.join(tmp, `refused-${command}`)];
+      expect(expectUserError(await sagegen([command, '--config', config, '--spec', config, ...out])), command).toMatch(/--config and --spec: give one/);
+      expect(expectUserError(await sagegen([command, '--arch', 'sm_90a', '--headdim', '64', '--gpu', 'H100', ...out])), command).toMatch(/--gpu = "H100": only with --config/);
+      if (out.length) expect(existsSync(out[1]!), command).toBe(false);
+    }
   });
 });
 
