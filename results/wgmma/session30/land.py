@@ -28,14 +28,17 @@ PLACES = [
 
 
 def failures(record):
-    """The failures a record reports about itself (its summary), or 0 for a benchmark."""
-    summary = record.get("summary") or {}
-    if "failed" in summary:
-        return summary["failed"]
+    """The failures a record reports about itself, or 0 for a benchmark (which has no pass/fail):
+    gpu_check, abi_table, check_torch_op and the consumers count them in summary.failed, the sanitizer
+    marks each tool clean or not, gpu_check and edge_check also give each case a status, and any
+    record may carry an error (a library that did not load)."""
+    cases = record.get("cases")
+    failing_cases = sum(c.get("status") not in ("pass", "skip") for c in cases) if isinstance(cases, list) else 0
+    count = max((record.get("summary") or {}).get("failed", 0), failing_cases)
     tools = record.get("tools")
     if isinstance(tools, dict):
-        return sum(not t.get("clean") for t in tools.values())
-    return 0
+        count += sum(not t.get("clean") for t in tools.values())
+    return count + (1 if record.get("error") else 0)
 
 
 def main(dirs):
