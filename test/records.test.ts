@@ -97,6 +97,24 @@ function carriedFingerprint(record: Record<string, unknown>, benchLabel: string 
   return (lib && typeof lib === 'object' ? (lib as { fingerprint?: unknown }).fingerprint : record.fingerprint) ?? null;
 }
 
+/**
+ * The failures a record reports about itself (a benchmark has no pass/fail): gpu_check, the edge checks,
+ * the ABI table, check_torch_op and the consumers count them in summary.failed, gpu_check and
+ * edge_check give each case a status, the sanitizer marks each tool clean or not, and a library that
+ * did not load leaves an error.
+ */
+function recordFailures(r: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  if (r.error) out.push(`error: ${String(r.error)}`);
+  const failed = (r.summary as { failed?: number } | undefined)?.failed ?? 0;
+  if (failed) out.push(`summary: ${failed} failed`);
+  if (Array.isArray(r.cases))
+    for (const c of r.cases as { name?: string; status?: string }[]) if (c.status !== 'pass' && c.status !== 'skip') out.push(`case ${c.name}: ${c.status}`);
+  if (r.tools && typeof r.tools === 'object')
+    for (const [tool, t] of Object.entries(r.tools as Record<string, { clean?: boolean }>)) if (!t.clean) out.push(`${tool}: not clean`);
+  return out;
+}
+
 /** What differs between two fingerprints, in words (empty: the same sources). */
 function differences(measured: SourceFingerprint, now: SourceFingerprint): string[] {
   const out: string[] = [];
@@ -156,6 +174,28 @@ describe('results/records.json: every result of record measured the sources buil
     }
     const used = new Set(Object.values(catalogue.records).map((r) => r.measured));
     expect(Object.keys(catalogue.measured).filter((k) => !used.has(k))).toEqual([]);
+  });
+
+  it('each record says when, where and how it was made, ran on an NVIDIA GPU, and reports no failure', () => {
+    for (const file of Object.keys(catalogue.records)) {
+      const r = readJson(file) as Record<string, unknown>;
+      expect(r.date, file).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
+      expect(r.commit, file).toMatch(/^[0-9a-f]{7,40}$/);
+      expect(Array.isArray(r.command) ? (r.command as string[]).join(' ') : r.command, file).toMatch(/\S/);
+      // not the host mock some scripts can run against ("cpu (...)", "none ...")
+      expect(r.device, file).toMatch(/^NVIDIA /);
+      expect(recordFailures(r), file).toEqual([]);
+    }
+  });
+
+  it('a backfilled fingerprint comes from the commit its records ran, or says why not', () => {
+    for (const [file, entry] of Object.entries(catalogue.records)) {
+      if (!entry.measured) continue;
+      const measured = catalogue.measured[entry.measured]!;
+      const commit = String((readJson(file) as { commit: unknown }).commit);
+      const same = commit.startsWith(measured.commit) || measured.commit.startsWith(commit);
+      expect(same || measured.how.includes(commit.slice(0, 7)), `${file}: ran at ${commit}, backfill rendered at ${measured.commit}`).toBe(true);
+    }
   });
 
   for (const [file, entry] of Object.entries(catalogue.records)) {
