@@ -145,3 +145,25 @@ export async function buildInputs(argv: SpecFlags & { config?: string; gpu?: str
   if (argv.config !== undefined) return tunedFromFile(argv.config, argv.arch, argv.gpu);
   return { specs: await specsFromFlags(argv) };
 }
+
+/** --jobs: yargs turns a non-number into NaN, which must not reach the build as a concurrency. */
+export function parseJobs(value: number | undefined): number | undefined {
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1)) throw new UsageError(`--jobs = "${value}": must be a positive integer`);
+  return value;
+}
+
+// The spec flags of build, plan and render (yargs options; buildInputs resolves them).
+export const specOptions = {
+  arch: { type: 'string', describe: `target arch(s), comma-separated: ${ARCHS.join(', ')}` },
+  headdim: { type: 'string', describe: 'head dim(s): 64, 128 (comma-separated)' },
+  causal: { type: 'string', describe: 'true, false or both (default both)' },
+  dtype: { type: 'string', describe: 'fp16, bf16 or both comma-separated (default both)' },
+  layout: { type: 'string', describe: 'HND or NHD: the layout the variants are tuned for (any strides work at run time)' },
+  mma: { type: 'string', describe: 'mma.sync (default) or wgmma (sm_90a warpgroup kernels, D=64 and 128, 1.3–1.7× mma.sync on the H100; see results/wgmma/README.md)' },
+  spec: { type: 'array', string: true, describe: 'spec JSON file(s) (one spec or an array); replaces the flags above' },
+  config: {
+    type: 'string',
+    describe: 'tuned configuration (sagegen autotune --select): its winners instead of the flags above (--arch picks among its archs); build dispatches them by kv_len bucket',
+  },
+  gpu: { type: 'string', describe: 'with --config: the GPU whose tuning to use, when the file has several for one arch' },
+} as const;
