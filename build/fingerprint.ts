@@ -3,8 +3,12 @@
  * change matters to the results measured on it.
  *
  * - `kernels`: each variant's generated .cu (the kernels, their quantization kernels and launcher);
+ * - `flags`: the nvcc flags each variant compiles with, less the include directories (a location);
  * - `headers`: the runtime headers those sources include;
  * - `host`: the C ABI runtime and the generated variant registry (dispatch table).
+ *
+ * Not in it: the nvcc version (the manifest records it beside; contentHash covers it), and the host
+ * compile and link flags.
  *
  * The build writes it into manifest.json; the GPU checks and the benchmark copy it from the manifest of
  * the library they measured into their record, and test/records.test.ts compares it with what the
@@ -15,14 +19,17 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AttentionSpec } from '../dsl/spec.js';
-import { planKernel } from '../plan/plan.js';
+import { planKernel, type KernelPlan } from '../plan/plan.js';
 import { renderRegistry, renderVariant, type DispatchRange } from '../render/render.js';
+import { variantFlags } from '../toolchain/nvcc.js';
 import { readHeaders } from './cache.js';
 import { runtimeIncludeDir, runtimeSourceDir } from './paths.js';
 
 export interface SourceFingerprint {
   /** Variant name → sha256 of its generated .cu. */
   kernels: Record<string, string>;
+  /** sha256 over each variant's nvcc flags without the include directories, by name. */
+  flags: string;
   /** sha256 over the runtime headers (runtime/include), by name. */
   headers: string;
   /** sha256 over the runtime source and the generated registry. */
@@ -47,18 +54,20 @@ export async function readRuntimeSources(): Promise<RuntimeSources> {
 }
 
 /** The fingerprint of sources already generated (the build passes the texts it compiles). */
-export function sourceFingerprint(input: { kernels: { name: string; sourceSha256: string }[]; registry: string; runtime: RuntimeSources }): SourceFingerprint {
-  const kernels = Object.fromEntries(input.kernels.map((k) => [k.name, k.sourceSha256] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+export function sourceFingerprint(input: { kernels: { plan: KernelPlan; sourceSha256: string }[]; registry: string; runtime: RuntimeSources }): SourceFingerprint {
+  const byName = [...input.kernels].sort((a, b) => (a.plan.name < b.plan.name ? -1 : a.plan.name > b.plan.name ? 1 : 0));
+  const kernels = Object.fromEntries(byName.map((k) => [k.plan.name, k.sourceSha256] as const));
+  const flags = sha256(JSON.stringify(byName.map((k) => [k.plan.name, variantFlags(k.plan, [])])));
   const headers = sha256(JSON.stringify(Object.keys(input.runtime.headers).sort().map((name) => [name, sha256(input.runtime.headers[name]!)])));
   const host = sha256(JSON.stringify({ runtime: sha256(input.runtime.runtime), registry: sha256(input.registry) }));
-  return { kernels, headers, host };
+  return { kernels, flags, headers, host };
 }
 
 /** What `sagegen build` would compile for these specs now, fingerprinted without compiling. */
 export async function fingerprintOf(specs: AttentionSpec[], dispatch?: DispatchRange[]): Promise<SourceFingerprint> {
   const plans = specs.map(planKernel);
   return sourceFingerprint({
-    kernels: plans.map((p) => ({ name: p.name, sourceSha256: sha256(renderVariant(p)) })),
+    kernels: plans.map((plan) => ({ plan, sourceSha256: sha256(renderVariant(plan)) })),
     registry: renderRegistry(
       plans.map((p) => p.name),
       dispatch,

@@ -57,7 +57,7 @@ describe('the benchmarks of record time the kernels the build makes now', () => 
 });
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
-const FingerprintSchema = z.strictObject({ kernels: z.record(z.string(), Sha256), headers: Sha256, host: Sha256 });
+const FingerprintSchema = z.strictObject({ kernels: z.record(z.string(), Sha256), flags: Sha256, headers: Sha256, host: Sha256 });
 
 /** results/records.json: the records of the libraries built now, and how each one's sources are known. */
 const CatalogueSchema = z.strictObject({
@@ -124,6 +124,7 @@ function differences(measured: SourceFingerprint, now: SourceFingerprint): strin
     else if (!(n in measured.kernels)) out.push(`variant ${n} built now, not measured`);
     else if (measured.kernels[n] !== now.kernels[n]) out.push(`variant ${n}: generated source changed`);
   }
+  if (measured.flags !== now.flags) out.push("the variants' nvcc flags changed");
   if (measured.headers !== now.headers) out.push('runtime headers changed');
   if (measured.host !== now.host) out.push('host code (runtime or registry) changed');
   return out;
@@ -144,7 +145,7 @@ describe('results/records.json: every result of record measured the sources buil
   };
 
   it('reads a carried fingerprint where each GPU script writes it', () => {
-    const fp = { kernels: { v: 'a'.repeat(64) }, headers: 'b'.repeat(64), host: 'c'.repeat(64) };
+    const fp = { kernels: { v: 'a'.repeat(64) }, flags: 'd'.repeat(64), headers: 'b'.repeat(64), host: 'c'.repeat(64) };
     // gpu_check, edge_check, check_torch_op: library is an object; abi_table, sanitizer: a path, and
     // run_gpu_consumers: none, both with the fingerprint at the top; bench: per library label.
     expect(carriedFingerprint({ library: { path: 'x', fingerprint: fp } }, undefined)).toEqual(fp);

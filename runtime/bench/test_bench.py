@@ -463,7 +463,7 @@ class LibraryLabelsTest(unittest.TestCase):
             self.assertIsNone(info["fingerprint"])  # a manifest written before fingerprints
 
     def test_manifest_fingerprint_is_carried(self):
-        fingerprint = {"kernels": {"v1": "ab" * 32}, "headers": "cd" * 32, "host": "ef" * 32}
+        fingerprint = {"kernels": {"v1": "ab" * 32}, "flags": "12" * 32, "headers": "cd" * 32, "host": "ef" * 32}
         with tempfile.TemporaryDirectory() as root:
             with open(os.path.join(root, "manifest.json"), "w") as f:
                 json.dump({"variants": [{"name": "v1", "spec": {}}], "fingerprint": fingerprint}, f)
