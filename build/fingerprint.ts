@@ -3,12 +3,12 @@
  * change matters to the results measured on it.
  *
  * - `kernels`: each variant's generated .cu (the kernels, their quantization kernels and launcher);
- * - `flags`: the nvcc flags each variant compiles with, less the include directories (a location);
+ * - `flags`: the nvcc flags each variant compiles with, less the include directories (a location),
+ *   and those of the host code and of the shared library's link;
  * - `headers`: the runtime headers those sources include;
  * - `host`: the C ABI runtime and the generated variant registry (dispatch table).
  *
- * Not in it: the nvcc version (the manifest records it beside; contentHash covers it), and the host
- * compile and link flags.
+ * Not in it: the nvcc version (the manifest records it beside; contentHash covers it).
  *
  * The build writes it into manifest.json; the GPU checks and the benchmark copy it from the manifest of
  * the library they measured into their record, and test/records.test.ts compares it with what the
@@ -21,14 +21,14 @@ import path from 'node:path';
 import type { AttentionSpec } from '../dsl/spec.js';
 import { planKernel, type KernelPlan } from '../plan/plan.js';
 import { renderRegistry, renderVariant, type DispatchRange } from '../render/render.js';
-import { variantFlags } from '../toolchain/nvcc.js';
+import { HOST_FLAGS, SHARED_LINK_FLAGS, variantFlags } from '../toolchain/nvcc.js';
 import { readHeaders } from './cache.js';
 import { runtimeIncludeDir, runtimeSourceDir } from './paths.js';
 
 export interface SourceFingerprint {
   /** Variant name → sha256 of its generated .cu. */
   kernels: Record<string, string>;
-  /** sha256 over each variant's nvcc flags without the include directories, by name. */
+  /** sha256 over each variant's nvcc flags without the include directories, by name, and the host and link flags. */
   flags: string;
   /** sha256 over the runtime headers (runtime/include), by name. */
   headers: string;
@@ -57,7 +57,7 @@ export async function readRuntimeSources(): Promise<RuntimeSources> {
 export function sourceFingerprint(input: { kernels: { plan: KernelPlan; sourceSha256: string }[]; registry: string; runtime: RuntimeSources }): SourceFingerprint {
   const byName = [...input.kernels].sort((a, b) => (a.plan.name < b.plan.name ? -1 : a.plan.name > b.plan.name ? 1 : 0));
   const kernels = Object.fromEntries(byName.map((k) => [k.plan.name, k.sourceSha256] as const));
-  const flags = sha256(JSON.stringify(byName.map((k) => [k.plan.name, variantFlags(k.plan, [])])));
+  const flags = sha256(JSON.stringify({ variants: byName.map((k) => [k.plan.name, variantFlags(k.plan, [])]), host: HOST_FLAGS, link: SHARED_LINK_FLAGS }));
   const headers = sha256(JSON.stringify(Object.keys(input.runtime.headers).sort().map((name) => [name, sha256(input.runtime.headers[name]!)])));
   const host = sha256(JSON.stringify({ runtime: sha256(input.runtime.runtime), registry: sha256(input.registry) }));
   return { kernels, flags, headers, host };

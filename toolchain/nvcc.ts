@@ -219,21 +219,23 @@ export async function compileVariant(nvcc: Nvcc, source: string, plan: KernelPla
   return { object, ptxas: parsePtxas(stderr), flags, stderr };
 }
 
+/** The flags of the host-only translation units (the runtime and the registry), besides includes and defines. */
+export const HOST_FLAGS = ['-std=c++17', '-O2', '-Xcompiler', '-fPIC,-fvisibility=hidden'];
+
 /** Host-only translation units (the runtime and the registry). */
 export async function compileHost(nvcc: Nvcc, source: string, object: string, includeDirs: string[], defines: string[]): Promise<void> {
-  await runNvcc(
-    nvcc,
-    ['-c', source, '-o', object, '-std=c++17', '-O2', '-Xcompiler', '-fPIC,-fvisibility=hidden', ...includeDirs.map((d) => `-I${d}`), ...defines.map((d) => `-D${d}`)],
-    source,
-  );
+  await runNvcc(nvcc, ['-c', source, '-o', object, ...HOST_FLAGS, ...includeDirs.map((d) => `-I${d}`), ...defines.map((d) => `-D${d}`)], source);
 }
+
+// libsagegen.so links the CUDA runtime statically, with an SONAME so that programs linked against it
+// (CMake, pkg-config) record `libsagegen.so`, not a path.
+export const SHARED_LINK_FLAGS = ['-shared', '-cudart=static', '-Xlinker', '-soname=libsagegen.so'];
 
 /** libsagegen.so (CUDA runtime linked statically) and libsagegen.a from the objects. */
 export async function linkLibraries(nvcc: Nvcc, objects: string[], libDir: string): Promise<{ shared: string; archive: string }> {
   const shared = path.join(libDir, 'libsagegen.so');
   const archive = path.join(libDir, 'libsagegen.a');
-  // An SONAME, so that programs linked against it (CMake, pkg-config) record `libsagegen.so`, not a path.
-  await runNvcc(nvcc, ['-shared', '-cudart=static', '-Xlinker', '-soname=libsagegen.so', '-o', shared, ...objects], 'libsagegen.so');
+  await runNvcc(nvcc, [...SHARED_LINK_FLAGS, '-o', shared, ...objects], 'libsagegen.so');
   await runNvcc(nvcc, ['-lib', '-o', archive, ...objects], 'libsagegen.a');
   return { shared, archive };
 }
