@@ -26,6 +26,7 @@ import {
 } from '../dsl/spec.js';
 import { validateJsonSchema } from './helpers/json-schema.js';
 import { planKernel } from '../plan/plan.js';
+import { specsFromFlags } from '../cli/flags.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -149,11 +150,10 @@ describe('default specs', () => {
 describe('runtime/test/specs-wgmma.json', () => {
   // The README and the experiments' scripts build "the wgmma defaults" from this file; it is a copy,
   // so it must follow the builder or say other specs than it claims.
-  it('holds exactly the wgmma defaults of sm_90a, D=64 and 128, fp16 and bf16, causal or not', () => {
-    const file = (JSON.parse(readFileSync(path.join(ROOT, 'runtime', 'test', 'specs-wgmma.json'), 'utf8')) as unknown[]).map(parseSpec);
-    const defaults = HEAD_DIMS.flatMap((headDim) =>
-      (['fp16', 'bf16'] as const).flatMap((dtype) => [false, true].map((causal) => parseSpec(defaultSpecInput({ arch: 'sm_90a', headDim, dtype, causal, mma: 'wgmma' })))),
-    );
+  it('holds exactly the wgmma defaults of sm_90a, D=64 and 128, fp16 and bf16, causal or not', async () => {
+    // both read as `sagegen build --spec FILE` and `sagegen build --arch sm_90a --headdim 64,128 --mma wgmma` would
+    const file = await specsFromFlags({ spec: [path.join(ROOT, 'runtime', 'test', 'specs-wgmma.json')] });
+    const defaults = await specsFromFlags({ arch: 'sm_90a', headdim: '64,128', mma: 'wgmma' });
     const byName = (specs: typeof file) => Object.fromEntries(specs.map((s) => [variantName(s), s]));
     expect(byName(file)).toEqual(byName(defaults));
   });
