@@ -8,10 +8,15 @@ import { z } from 'zod';
 import { ARCHS } from '../dsl/capabilities.js';
 import { AttentionSpecSchema } from '../dsl/spec.js';
 
+export const SourceSha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 in 64 lowercase hex digits');
+
 export const MeasuredCandidateSchema = z
   .object({
     name: z.string(),
     spec: AttentionSpecSchema,
+    sourceSha256: SourceSha256Schema.optional().describe(
+      "sha256 of the generated .cu that was timed (the bundle manifest's sourceSha256); `sagegen build --config` warns when this sagegen generates another source for the spec. Absent in configurations tuned before it was recorded",
+    ),
     kernelTops: z.number().positive().describe('TOP/s of the attention kernel alone at the bucket representative'),
     wholeTops: z.number().positive().describe('TOP/s of the whole call, quantization included'),
     accuracy: z.object({ cos: z.number(), rel_l1: z.number(), nonfinite: z.number().int().nonnegative() }).strict(),
@@ -89,6 +94,7 @@ export const TunedConfigSchema = z
 
 export type MeasuredCandidate = z.infer<typeof MeasuredCandidateSchema>;
 export type TunedEntry = z.infer<typeof TunedEntrySchema>;
+export type TunedTarget = z.infer<typeof TunedTargetSchema>;
 export type TunedConfig = z.infer<typeof TunedConfigSchema>;
 
 export function tunedConfigJsonSchema(): Record<string, unknown> {

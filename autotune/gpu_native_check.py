@@ -10,6 +10,8 @@ Criteria (each recorded with what was seen, and `passed` only when all hold):
   passes (native runner), and measure.py's verdicts agree candidate by candidate;
 - events: every line the runner printed with --events is a JSON event with the fields the node driver
   reads, one `candidate` per candidate and one `record` per record;
+- sources: every gate record (native runner and measure.py) carries its candidate's sourceSha256, as
+  the bundle's manifest gives it;
 - agreement: for lengths >= 4096, the native runner's kernel and whole-call TOP/s are within 10% of
   measure.py's for the same candidates in the same call (at 1024 the Python launch overhead weighs on
   measure.py's figures: reported, not judged).
@@ -131,6 +133,15 @@ def main():
         and kinds.count("record") == len(wrong) and set(kinds) <= {"start", "record", "candidate"},
         "lines": len(events), "not_json": events_bad, "candidate_events": kinds.count("candidate"), "record_events": kinds.count("record"),
     }
+
+    # sources: each gate record carries its candidate's source sha256 from the bundle's manifest
+    # (the tuned configuration keeps the winner's, for sagegen build --config's check)
+    def manifest_sources(bundle):
+        return {v["name"]: v["sourceSha256"] for v in json.load(open(os.path.join(bundle, "manifest.json")))["variants"]}
+    want = {**manifest_sources(opts.tune_bundle), **manifest_sources(opts.wrong_bundle)}
+    carried = [(file, r) for file, records in (("native-tune", tune), ("native-wrong", wrong), ("measurepy-wrong", wrong_py)) for r in gates(records).values()]
+    mismatched = [f"{file}:{r['name']}" for file, r in carried if r.get("sourceSha256") != want.get(r["name"])]
+    criteria["sources"] = {"passed": bool(carried) and not mismatched, "gate_records": len(carried), "mismatched": mismatched}
 
     # agreement with measure.py
     subset, _ = read_jsonl(at("measurepy-subset.jsonl"))

@@ -189,6 +189,12 @@ def main():
         manifest = json.load(f)
     specs = {v["name"]: v["spec"] for v in manifest["variants"]}
     ptxas = {v["name"]: [e for e in v["ptxas"] if e["kernel"] == "attentionKernel"] for v in manifest["variants"]}
+    # The sha256 of each candidate's generated .cu: the tuned configuration keeps the winner's, so a
+    # build can tell when its kernels are no longer the ones that were timed.
+    missing = [v["name"] for v in manifest["variants"] if len(v.get("sourceSha256") or "") != 64]
+    if missing:
+        ap.error(f"{opts.bundle}/manifest.json: variant {missing[0]} has no sourceSha256 (a bundle of an older sagegen: compile it again)")
+    sources = {v["name"]: v["sourceSha256"] for v in manifest["variants"]}
     index = {v["name"]: v["index"] for v in sagegen.variants()}
     # candidates.json (sagegen autotune --compile-only) lists those that survived the post-compile
     # pruning (spills, occupancy); without it every variant of the library is a candidate.
@@ -211,7 +217,7 @@ def main():
         timing=lambda name, spec, seq: timing(index[name], spec, seq, opts.warmup_ms),
         header=header,
         log=lambda line: print(line, flush=True),
-        gate_extra=lambda name: {"ptxas": ptxas[name]},
+        gate_extra=lambda name: {"ptxas": ptxas[name], "sourceSha256": sources[name]},
     )
     if opts.refine_rounds:
         refine_sweep(

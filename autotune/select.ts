@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { AttentionSpecSchema, type AttentionSpec } from '../dsl/spec.js';
 import { packageVersion } from '../build/paths.js';
 import { planKernel } from '../plan/plan.js';
-import { TunedConfigSchema, type MeasuredCandidate, type TunedConfig, type TunedEntry } from './config.js';
+import { SourceSha256Schema, TunedConfigSchema, type MeasuredCandidate, type TunedConfig, type TunedEntry } from './config.js';
 
 /**
  * One line of a results file, as autotune/measure.py and the native runner (autotune/runner/) write
@@ -33,6 +33,8 @@ export const GateRecordSchema = z.looseObject({
   capability: z.string().regex(/^\d+\.\d+$/),
   nvcc: z.looseObject({ version: z.string(), build: z.string() }),
   date: z.string().min(1),
+  /** sha256 of the candidate's generated .cu, from the bundle's manifest (absent in records of runners before it). */
+  sourceSha256: SourceSha256Schema.optional(),
 });
 
 export const TimingRecordSchema = z.looseObject({
@@ -165,7 +167,8 @@ export function selectConfig(records: MeasureRecord[], options: SelectOptions = 
     const list = group.seqs.get(r.seq) ?? [];
     // one plan per candidate, not per timing record
     const quantPath = quantPaths.get(g) ?? quantPaths.set(g, quantizationPath(spec)).get(g)!;
-    list.push({ name: r.name, spec, kernelTops: r.kernel_tops, wholeTops: r.whole_tops, accuracy: g.accuracy, cosine: g.accuracy.cos, quantPath });
+    const source = g.sourceSha256 === undefined ? {} : { sourceSha256: g.sourceSha256 };
+    list.push({ name: r.name, spec, ...source, kernelTops: r.kernel_tops, wholeTops: r.whole_tops, accuracy: g.accuracy, cosine: g.accuracy.cos, quantPath });
     group.seqs.set(r.seq, list);
   }
 

@@ -7,13 +7,15 @@ import type { Arch } from '../dsl/capabilities.js';
 import { defaultSpec } from '../dsl/builder.js';
 import { variantName, type AttentionSpec } from '../dsl/spec.js';
 import type { DispatchRange } from '../render/render.js';
-import type { TunedConfig } from './config.js';
+import type { TunedConfig, TunedTarget } from './config.js';
 
 export class ConfigSelectionError extends Error {}
 
 export function tunedBuildInputs(config: TunedConfig, options: { archs?: Arch[]; gpu?: string } = {}): {
   specs: AttentionSpec[];
   dispatch: DispatchRange[];
+  /** The targets the build takes its winners from (the arch and GPU chosen). */
+  targets: TunedTarget[];
 } {
   let targets = config.targets.filter((t) => !options.archs || options.archs.includes(t.arch));
   if (options.gpu) targets = targets.filter((t) => t.gpu === options.gpu);
@@ -52,5 +54,5 @@ export function tunedBuildInputs(config: TunedConfig, options: { archs?: Arch[];
       }
     }
   }
-  return { specs: [...specs.values()], dispatch };
+  return { specs: [...specs.values()], dispatch, targets };
 }

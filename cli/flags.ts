@@ -10,6 +10,7 @@ import { defaultSpecInput } from '../dsl/builder.js';
 import { MMAS, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import type { DispatchRange } from '../render/render.js';
 import { TunedConfigSchema } from '../autotune/config.js';
+import { checkTunedSources, tunedSourceWarning } from '../autotune/provenance.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 
 export class UsageError extends Error {}
@@ -123,7 +124,8 @@ export async function specsFromFlags(argv: SpecFlags): Promise<AttentionSpec[]> 
   return specs;
 }
 
-/** Reads and validates a tuned configuration; returns its winners and their kv_len buckets. */
+/** Reads and validates a tuned configuration; returns its winners, their kv_len buckets, and a warning
+ * when winners were timed on other generated sources than this sagegen's (autotune/provenance.ts). */
 export async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
   const json = await readJsonFile('--config', file);
   const parsed = TunedConfigSchema.safeParse(json, { reportInput: true });
@@ -131,7 +133,9 @@ export async function tunedFromFile(file: string, arch: unknown, gpu: string | u
     throw new UsageError(`--config = "${file}": not a tuned configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
   }
   try {
-    return tunedBuildInputs(parsed.data, { archs: arch === undefined ? undefined : parseArchs(arch), gpu });
+    const { specs, dispatch, targets } = tunedBuildInputs(parsed.data, { archs: arch === undefined ? undefined : parseArchs(arch), gpu });
+    const warning = tunedSourceWarning(file, checkTunedSources(targets), parsed.data);
+    return { specs, dispatch, warnings: warning ? [warning] : [] };
   } catch (e) {
     if (e instanceof ConfigSelectionError) throw new UsageError(e.message);
     throw e;
@@ -139,7 +143,9 @@ export async function tunedFromFile(file: string, arch: unknown, gpu: string | u
 }
 
 /** What `sagegen build` compiles for its flags: --config's winners with their kv_len buckets, else the specs. */
-export async function buildInputs(argv: SpecFlags & { config?: string; gpu?: string }): Promise<{ specs: AttentionSpec[]; dispatch?: DispatchRange[] }> {
+export async function buildInputs(
+  argv: SpecFlags & { config?: string; gpu?: string },
+): Promise<{ specs: AttentionSpec[]; dispatch?: DispatchRange[]; warnings?: string[] }> {
   if (argv.config !== undefined && argv.spec?.length) throw new UsageError(`--config and --spec: give one (a tuned configuration's winners, or spec files)`);
   if (argv.gpu !== undefined && argv.config === undefined) throw new UsageError(`--gpu = "${argv.gpu}": only with --config (it picks the GPU whose tuning to use)`);
   if (argv.config !== undefined) return tunedFromFile(argv.config, argv.arch, argv.gpu);

@@ -52,7 +52,8 @@ async function main(): Promise<void> {
           if (!argv.install) throw new UsageError('--install = "": give the install prefix, e.g. --install /opt/sagegen');
           await checkInstallPrefix(path.resolve(argv.install)); // before the build, not after it
         }
-        const { specs, dispatch } = await buildInputs(argv);
+        const { specs, dispatch, warnings } = await buildInputs(argv);
+        for (const w of warnings ?? []) process.stderr.write(`${w}\n`);
         const outDir = argv.out ?? defaultOutDir(specs);
         const started = Date.now();
         const manifest = await build({

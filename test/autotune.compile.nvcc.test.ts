@@ -72,12 +72,14 @@ describeNvcc('sagegen autotune --compile-only', () => {
   });
 
   it('the runner lists this bundle\'s candidates in manifest order and resumes from a results file (dry run, no GPU)', async () => {
-    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { variants: { name: string; spec: Record<string, unknown>; ptxas: { kernel: string }[] }[] };
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as {
+      variants: { name: string; spec: Record<string, unknown>; ptxas: { kernel: string }[]; sourceSha256: string }[];
+    };
     const chosen = new Set((JSON.parse(readFileSync(path.join(out, 'candidates.json'), 'utf8')) as { measure: string[] }).measure);
     const names = manifest.variants.map((v) => v.name).filter((n) => chosen.has(n));
     expect(names.length).toBeGreaterThanOrEqual(3);
     const results = path.join(out, 'results.jsonl');
-    type Planned = { name: string; index: number; gate: string; time: number[]; spec: unknown; ptxas: unknown[] };
+    type Planned = { name: string; index: number; gate: string; time: number[]; spec: unknown; ptxas: unknown[]; sourceSha256: string };
     const dryRun = async (...extra: string[]) => {
       const r = await execa(runner, [out, '--out', results, '--seqs', '1024,4096', '--dry-run', ...extra], { reject: false });
       expect(r.exitCode, r.stderr).toBe(0);
@@ -96,6 +98,8 @@ describeNvcc('sagegen autotune --compile-only', () => {
       expect(p.spec).toEqual(v.spec);
       expect(p.ptxas).toEqual(v.ptxas.filter((e) => e.kernel === 'attentionKernel'));
       expect(p.ptxas).toHaveLength(1);
+      expect(p.sourceSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(p.sourceSha256).toBe(v.sourceSha256); // the measured source, which the tuned configuration keeps
     }
     expect(new Set(fresh.map((p) => p.index)).size).toBe(names.length);
 
@@ -120,6 +124,19 @@ describeNvcc('sagegen autotune --compile-only', () => {
 
     // --shard 1/2: every second candidate from the second on, as measure.py shards.
     expect((await dryRun('--shard', '1/2')).map((p) => p.name)).toEqual(names.filter((_, i) => i % 2 === 1));
+
+    // A manifest without the sources' sha256 (an older sagegen's bundle) is refused before measuring, by name.
+    const old = mkdtempSync(path.join(os.tmpdir(), 'sagegen-old-bundle-'));
+    try {
+      const stripped = structuredClone(manifest) as { variants: Partial<(typeof manifest.variants)[number]>[] };
+      delete stripped.variants[0]!.sourceSha256;
+      writeFileSync(path.join(old, 'manifest.json'), JSON.stringify(stripped));
+      const r = await execa(runner, [old, '--out', path.join(old, 'r.jsonl'), '--seqs', '1024', '--dry-run'], { reject: false });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toContain(`manifest.json: variant ${manifest.variants[0]!.name} has no sourceSha256 (a bundle of an older sagegen: compile it again)`);
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
   });
 
   it('the runner plans its refinement from the results file (dry run): per bucket the candidates within the margin of the fastest, at most --refine-max, done once refined', async () => {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { sha256 } from '../build/fingerprint.js';
 import { prune, searchSpace } from '../autotune/space.js';
 import { deviceCount, MeasureError, measureBundle, mergeResults } from '../autotune/measure-runner.js';
 import { createProgress, ProgressCounter } from '../autotune/progress.js';
@@ -26,7 +27,8 @@ afterEach(() => {
 // Five real candidates; the third fails the gate; speeds differ so the winner is known.
 const kept = prune(searchSpace({ archs: ['sm_90a'], headDims: [128] })).kept.slice(0, 5);
 const TOPS = [300, 350, 500, 320, 410];
-const candidates = kept.map((k, i) => ({ name: k.name, spec: k.spec, passed: i !== 2, tops: TOPS[i]! }));
+// Each with its source's sha256, as a bundle's manifest gives it to the runners.
+const candidates = kept.map((k, i) => ({ name: k.name, spec: k.spec, passed: i !== 2, tops: TOPS[i]!, sourceSha256: sha256(k.name) }));
 const SEQS = [1024, 4096];
 const expectedKeys = candidates.flatMap((c) => [`${c.name} null`, ...(c.passed ? SEQS.map((s) => `${c.name} ${s}`) : [])]).sort();
 
@@ -86,6 +88,7 @@ describe('autotune --measure driver (fake runner)', () => {
     const config = selectConfig(records);
     for (const e of config.targets[0]!.entries) {
       expect(e.winner.name).toBe(candidates[4]!.name); // 500 TOP/s is the rejected one
+      expect(e.winner.sourceSha256).toBe(candidates[4]!.sourceSha256); // from the gate record, for build's check
       expect(e.rejected).toBe(1);
     }
 

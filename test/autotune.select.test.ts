@@ -170,6 +170,18 @@ describe('selectConfig', () => {
     expect(() => selectConfig([])).toThrow(/nothing was measured/);
   });
 
+  it("keeps the winner's and runner-up's measured source (the gate record's sourceSha256), and none where the gate has none", () => {
+    const shaA = 'a'.repeat(64);
+    const shaB = 'b'.repeat(64);
+    const config = selectConfig([{ ...gate(a, true), sourceSha256: shaA } as MeasureRecord, { ...gate(b, true), sourceSha256: shaB } as MeasureRecord, gate(c, true), timing(a, 1024, 400), timing(b, 1024, 300), timing(c, 4096, 350)]);
+    const [e1024, e4096] = config.targets[0]!.entries;
+    expect([e1024!.winner.sourceSha256, e1024!.runnerUp!.sourceSha256]).toEqual([shaA, shaB]);
+    expect(e4096!.winner.name).toBe(variantName(c));
+    expect('sourceSha256' in e4096!.winner).toBe(false);
+    // Not a sha256: refused by the record's schema, naming the field.
+    expect(() => parseRecords(JSON.stringify({ ...gate(a, true), sourceSha256: 'abc' }))).toThrow(/line 1: sourceSha256 = "abc": must be a sha256/);
+  });
+
   it('ignores a timing whose candidate has no gate record', () => {
     const orphan = spec({ minBlocksPerSm: 1, stages: 4 });
     const config = selectConfig([...records, timing(orphan, 1024, 5000)]);

@@ -1,12 +1,20 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { sha256 } from '../build/fingerprint.js';
+import { buildInputs } from '../cli/flags.js';
+import { checkTunedSources, tunedSourceWarning } from '../autotune/provenance.js';
+import { planKernel } from '../plan/plan.js';
+import { renderVariant } from '../render/render.js';
 import { TunedConfigSchema, type TunedConfig } from '../autotune/config.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 import { variantName } from '../dsl/spec.js';
 
 const readShipped = (file: string) => TunedConfigSchema.parse(JSON.parse(readFileSync(path.join(__dirname, '..', 'autotune', 'tuned', file), 'utf8')));
 const shipped = readShipped('h100-sm90a.json');
+const cli = path.join(__dirname, '..', 'dist', 'cli', 'sagegen.js');
 
 describe('the shipped H100 configurations', () => {
   it('validate and name each winner as this sagegen does', () => {
@@ -80,5 +88,61 @@ describe('the published JSON Schema of tuned configurations', () => {
     const { tunedConfigJsonSchema } = await import('../autotune/config.js');
     const committed = JSON.parse(readFileSync(path.join(__dirname, '..', 'autotune', 'tuned-config.schema.json'), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(tunedConfigJsonSchema())));
+  });
+});
+
+describe('the tuned winners\' measured sources (autotune/provenance.ts)', () => {
+  const withSources = (config: TunedConfig, sha: (name: string) => string | undefined): TunedConfig => {
+    const copy = structuredClone(config);
+    for (const e of copy.targets.flatMap((t) => t.entries)) {
+      const s = sha(e.winner.name);
+      if (s === undefined) delete e.winner.sourceSha256;
+      else e.winner.sourceSha256 = s;
+    }
+    return copy;
+  };
+  const now = (name: string) => {
+    const e = shipped.targets.flatMap((t) => t.entries).find((x) => x.winner.name === name)!;
+    return sha256(renderVariant(planKernel(e.winner.spec)));
+  };
+  const names = [...new Set(shipped.targets.flatMap((t) => t.entries).map((e) => e.winner.name))].sort();
+
+  it('finds no change where each winner carries the source this sagegen renders', () => {
+    const check = checkTunedSources(withSources(shipped, now).targets);
+    expect(check).toEqual({ changed: [], unrecorded: [], winners: names.length });
+    expect(tunedSourceWarning('t.json', check, shipped)).toBeNull();
+  });
+
+  it('names the winners whose source changed, and counts those that carry none', () => {
+    const changed = names.slice(0, 4);
+    const check = checkTunedSources(withSources(shipped, (n) => (changed.includes(n) ? '0'.repeat(64) : n === names[4] ? undefined : now(n))).targets);
+    expect(check).toEqual({ changed, unrecorded: [names[4]], winners: names.length });
+    const warning = tunedSourceWarning('t.json', check, shipped)!;
+    expect(warning).toContain(`--config = "t.json": 4 of ${names.length} winners were timed on generated sources that differ`);
+    expect(warning).toContain(`${changed.slice(0, 3).join(', ')}, and 1 more`);
+    expect(warning).toMatch(/tune again with sagegen autotune/);
+  });
+
+  it('buildInputs returns the warning for --config, and sagegen build prints it before building', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'sagegen-provenance-'));
+    try {
+      const file = path.join(dir, 'tuned.json');
+      writeFileSync(file, JSON.stringify(withSources(shipped, (n) => (n === names[0] ? 'f'.repeat(64) : now(n)))));
+      const { warnings } = await buildInputs({ config: file });
+      expect(warnings).toHaveLength(1);
+      expect(warnings![0]).toContain(`1 of ${names.length} winners`);
+      expect(warnings![0]).toContain(names[0]);
+      // A fresh file: no warning.
+      writeFileSync(file, JSON.stringify(withSources(shipped, now)));
+      expect((await buildInputs({ config: file })).warnings).toEqual([]);
+      // The CLI prints it: an --out under a regular file stops the build right after.
+      writeFileSync(file, JSON.stringify(withSources(shipped, (n) => (n === names[0] ? 'f'.repeat(64) : now(n)))));
+      writeFileSync(path.join(dir, 'file'), '');
+      const r = await execa(process.execPath, [cli, 'build', '--config', file, '--out', path.join(dir, 'file', 'out')], { reject: false });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr.split('\n')[0]).toContain(`warning: --config = "${file}": 1 of ${names.length} winners`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -296,6 +296,7 @@ struct Candidate {
   int32_t index;          // in the library
   const sgjson::Value* spec;
   std::string ptxasJson;  // the attention kernel's ptxas figures, copied into the gate record
+  std::string sourceSha256;  // of the generated .cu measured, copied into the gate record (the tuned configuration keeps it)
   Problem shape(int64_t batch, int64_t heads, int64_t seq) const {
     const sgjson::Value* hd = spec->get("headDim");
     const sgjson::Value* dt = spec->get("dtype");
@@ -716,7 +717,10 @@ std::vector<Candidate> candidates(const Options& o, const sgjson::Value& manifes
     if (const sgjson::Value* entries = v.get("ptxas"))
       for (const auto& e : entries->items)
         if (const sgjson::Value* k = e.get("kernel"); k && k->text == "attentionKernel") ptxas.items.push_back(e);
-    all.push_back(Candidate{name->text, at->second, spec, sgjson::dump(ptxas)});
+    const sgjson::Value* source = v.get("sourceSha256");
+    if (!source || !source->isString() || source->text.size() != 64)
+      die("%s/manifest.json: variant %s has no sourceSha256 (a bundle of an older sagegen: compile it again)", o.bundle.c_str(), name->text.c_str());
+    all.push_back(Candidate{name->text, at->second, spec, sgjson::dump(ptxas), source->text});
   }
   std::vector<Candidate> mine;
   for (size_t i = static_cast<size_t>(o.shard); i < all.size(); i += static_cast<size_t>(o.shards)) mine.push_back(all[i]);
@@ -812,6 +816,7 @@ int dryRun(const Options& o, const std::vector<Candidate>& mine, const Previous&
                   .raw("time", seqsJson(toTime))
                   .value("spec", *c.spec)  // as the gate record will carry them
                   .raw("ptxas", c.ptxasJson)
+                  .str("sourceSha256", c.sourceSha256)
                   .text());
   }
   // The refinement of what is timed so far (a run refines after its sweep, on all of it).
@@ -1002,7 +1007,8 @@ int main(int argc, char** argv) {
                                .integer("nonfinite", a.nonfinite)
                                .text())
           .value("spec", *c.spec)
-          .raw("ptxas", c.ptxasJson);
+          .raw("ptxas", c.ptxasJson)
+          .str("sourceSha256", c.sourceSha256);
       if (!result.error.empty()) fields.str("error", result.error);
       const std::string line = record(fields);
       out.append(line);
