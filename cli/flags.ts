@@ -21,7 +21,11 @@ export function list(value: unknown): string[] {
 
 export function parseArchs(value: unknown): Arch[] {
   return list(value).map((a) => {
-    if (!(ARCHS as readonly string[]).includes(a)) throw new UsageError(`--arch = "${a}": must be one of ${ARCHS.join(', ')}`);
+    if (!(ARCHS as readonly string[]).includes(a)) {
+      // Hopper's compute capability is 9.0, so users type sm_90; sagegen compiles sm_90a, which runs on those devices.
+      const hint = /^(sm_|compute_)?90$/.test(a) ? ' (for Hopper, H100 or H200, give sm_90a: its SASS runs on every compute capability 9.0 device)' : '';
+      throw new UsageError(`--arch = "${a}": must be one of ${ARCHS.join(', ')}${hint}`);
+    }
     return a as Arch;
   });
 }

@@ -71,6 +71,15 @@ describe('usage errors', () => {
     expect(stderr).toContain('--arch');
     expect(stderr).toContain('sm_75');
     expect(stderr).toContain('sm_89');
+    expect(stderr).not.toContain('Hopper');
+  });
+
+  it('--arch sm_90 (Hopper\'s compute capability): refused, pointing at sm_90a', async () => {
+    for (const arch of ['sm_90', '90']) {
+      const stderr = expectUserError(await sagegen(['build', '--arch', arch, '--headdim', '128']));
+      expect(stderr).toContain(`--arch = "${arch}": must be one of`);
+      expect(stderr).toContain('give sm_90a');
+    }
   });
 
   it('--headdim 96: exit 1 naming --headdim and 96', async () => {
