@@ -15,10 +15,8 @@ import type { TunedTarget } from './config.js';
 export interface TunedSourceCheck {
   /** Winners (each once) whose recorded source differs from the one rendered now. */
   changed: string[];
-  /** Winners (each once) that carry no recorded source (configurations tuned before it was recorded). */
-  unrecorded: string[];
-  /** Distinct winners checked. */
-  winners: number;
+  /** Distinct winners that record their source (configurations tuned before it was recorded carry none). */
+  checked: number;
 }
 
 export function checkTunedSources(targets: TunedTarget[]): TunedSourceCheck {
@@ -30,12 +28,13 @@ export function checkTunedSources(targets: TunedTarget[]): TunedSourceCheck {
       specs.set(e.winner.name, e.winner.spec);
     }
   const changed: string[] = [];
-  const unrecorded: string[] = [];
+  let checked = 0;
   for (const [name, sha] of recorded) {
-    if (sha === undefined) unrecorded.push(name);
-    else if (sha256(renderVariant(planKernel(specs.get(name)!))) !== sha) changed.push(name);
+    if (sha === undefined) continue;
+    checked += 1;
+    if (sha256(renderVariant(planKernel(specs.get(name)!))) !== sha) changed.push(name);
   }
-  return { changed: changed.sort(), unrecorded: unrecorded.sort(), winners: recorded.size };
+  return { changed: changed.sort(), checked };
 }
 
 /** The build's warning for changed winners (null when none changed), naming the file, the count and the first few. */
@@ -43,7 +42,7 @@ export function tunedSourceWarning(file: string, check: TunedSourceCheck, tuned:
   if (!check.changed.length) return null;
   const shown = check.changed.slice(0, 3).join(', ') + (check.changed.length > 3 ? `, and ${check.changed.length - 3} more` : '');
   return (
-    `warning: --config = "${file}": ${check.changed.length} of ${check.winners} winners were timed on generated sources that differ from ` +
+    `warning: --config = "${file}": ${check.changed.length} of the ${check.checked} winners that record their source were timed on generated sources that differ from ` +
     `what this sagegen generates for their specs (tuned ${tuned.date.slice(0, 10)} with sagegen ${tuned.sagegenVersion}): ${shown}. ` +
     `They build and run correctly, but their ranking may no longer hold: tune again with sagegen autotune.`
   );

@@ -109,18 +109,24 @@ describe('the tuned winners\' measured sources (autotune/provenance.ts)', () => 
 
   it('finds no change where each winner carries the source this sagegen renders', () => {
     const check = checkTunedSources(withSources(shipped, now).targets);
-    expect(check).toEqual({ changed: [], unrecorded: [], winners: names.length });
+    expect(check).toEqual({ changed: [], checked: names.length });
     expect(tunedSourceWarning('t.json', check, shipped)).toBeNull();
   });
 
-  it('names the winners whose source changed, and counts those that carry none', () => {
+  it('names the winners whose source changed, out of those that record one', () => {
     const changed = names.slice(0, 4);
     const check = checkTunedSources(withSources(shipped, (n) => (changed.includes(n) ? '0'.repeat(64) : n === names[4] ? undefined : now(n))).targets);
-    expect(check).toEqual({ changed, unrecorded: [names[4]], winners: names.length });
+    expect(check).toEqual({ changed, checked: names.length - 1 });
     const warning = tunedSourceWarning('t.json', check, shipped)!;
-    expect(warning).toContain(`--config = "t.json": 4 of ${names.length} winners were timed on generated sources that differ`);
+    expect(warning).toContain(`--config = "t.json": 4 of the ${names.length - 1} winners that record their source were timed on generated sources that differ`);
     expect(warning).toContain(`${changed.slice(0, 3).join(', ')}, and 1 more`);
     expect(warning).toMatch(/tune again with sagegen autotune/);
+  });
+
+  it('says nothing of a configuration that records no sources (tuned before they were recorded, as the shipped ones)', () => {
+    const check = checkTunedSources(withSources(shipped, () => undefined).targets);
+    expect(check).toEqual({ changed: [], checked: 0 });
+    expect(tunedSourceWarning('t.json', check, shipped)).toBeNull();
   });
 
   it('buildInputs returns the warning for --config, and sagegen build prints it before building', async () => {
@@ -130,7 +136,7 @@ describe('the tuned winners\' measured sources (autotune/provenance.ts)', () => 
       writeFileSync(file, JSON.stringify(withSources(shipped, (n) => (n === names[0] ? 'f'.repeat(64) : now(n)))));
       const { warnings } = await buildInputs({ config: file });
       expect(warnings).toHaveLength(1);
-      expect(warnings![0]).toContain(`1 of ${names.length} winners`);
+      expect(warnings![0]).toContain(`1 of the ${names.length} winners`);
       expect(warnings![0]).toContain(names[0]);
       // A fresh file: no warning.
       writeFileSync(file, JSON.stringify(withSources(shipped, now)));
@@ -140,7 +146,7 @@ describe('the tuned winners\' measured sources (autotune/provenance.ts)', () => 
       writeFileSync(path.join(dir, 'file'), '');
       const r = await execa(process.execPath, [cli, 'build', '--config', file, '--out', path.join(dir, 'file', 'out')], { reject: false });
       expect(r.exitCode).not.toBe(0);
-      expect(r.stderr.split('\n')[0]).toContain(`warning: --config = "${file}": 1 of ${names.length} winners`);
+      expect(r.stderr.split('\n')[0]).toContain(`warning: --config = "${file}": 1 of the ${names.length} winners`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
