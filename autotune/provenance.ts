@@ -37,12 +37,16 @@ export function checkTunedSources(targets: TunedTarget[]): TunedSourceCheck {
   return { changed: changed.sort(), checked };
 }
 
-/** The build's warning for changed winners (null when none changed), naming the file, the count and the first few. */
-export function tunedSourceWarning(file: string, check: TunedSourceCheck, tuned: { date: string; sagegenVersion: string }): string | null {
+/**
+ * The warning for changed winners (null when none changed): `subject` names the file as the command
+ * has it (build: `--config = "tuned.json"`; autotune --select: the file it wrote), then the count and
+ * the first few.
+ */
+export function tunedSourceWarning(subject: string, check: TunedSourceCheck, tuned: { date: string; sagegenVersion: string }): string | null {
   if (!check.changed.length) return null;
   const shown = check.changed.slice(0, 3).join(', ') + (check.changed.length > 3 ? `, and ${check.changed.length - 3} more` : '');
   return (
-    `warning: --config = "${file}": ${check.changed.length} of the ${check.checked} winners that record their source were timed on generated sources that differ from ` +
+    `warning: ${subject}: ${check.changed.length} of the ${check.checked} winners that record their source were timed on generated sources that differ from ` +
     `what this sagegen generates for their specs (tuned ${tuned.date.slice(0, 10)} with sagegen ${tuned.sagegenVersion}): ${shown}. ` +
     `They build and run correctly, but their ranking may no longer hold: tune again with sagegen autotune.`
   );

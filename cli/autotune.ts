@@ -12,6 +12,7 @@ import { dryRun, dryRunJson, formatDryRun } from '../autotune/dryrun.js';
 import { prune, searchSpace } from '../autotune/space.js';
 import { pruneCompiled } from '../autotune/occupancy.js';
 import { parseRecords, RecordError, selectConfig } from '../autotune/select.js';
+import { checkTunedSources, tunedSourceWarning } from '../autotune/provenance.js';
 import { MeasureError, measureBundle, type MeasureSummary } from '../autotune/measure-runner.js';
 import { buildMeasureRunner } from '../autotune/runner-build.js';
 import { parseArchs, parseBooleans, parseChoice, parseHeadDims, parseJobs, parseNonNegativeInts, parsePositiveInts, specOptions, UsageError, writeOutFile } from './flags.js';
@@ -254,6 +255,9 @@ async function selectToFile(files: string[], out: string): Promise<void> {
   await writeOutFile(out, JSON.stringify(config, null, 2) + '\n');
   const entries = config.targets.flatMap((t) => t.entries);
   process.stdout.write(`wrote ${out}: ${config.targets.length} target(s), ${entries.length} entries\n`);
+  // Records measured with another sagegen's sources: the file is written, and says so.
+  const stale = tunedSourceWarning(`--select wrote "${out}"`, checkTunedSources(config.targets), config);
+  if (stale) process.stderr.write(`${stale}\n`);
   // What the interleaved re-timings changed: the picks of the sweep's single timings beside them.
   const refined = records.filter((r) => r.kind === 'timing' && r.refined);
   if (refined.length) {

@@ -138,7 +138,7 @@ export async function tunedFromFile(file: string, arch: unknown, gpu: string | u
   }
   try {
     const { specs, dispatch, targets } = tunedBuildInputs(parsed.data, { archs: arch === undefined ? undefined : parseArchs(arch), gpu });
-    const warning = tunedSourceWarning(file, checkTunedSources(targets), parsed.data);
+    const warning = tunedSourceWarning(`--config = "${file}"`, checkTunedSources(targets), parsed.data);
     return { specs, dispatch, warnings: warning ? [warning] : [] };
   } catch (e) {
     if (e instanceof ConfigSelectionError) throw new UsageError(e.message);

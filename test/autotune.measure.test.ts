@@ -11,6 +11,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../build/fingerprint.js';
+import { planKernel } from '../plan/plan.js';
+import { renderVariant } from '../render/render.js';
 import { prune, searchSpace } from '../autotune/space.js';
 import { deviceCount, MeasureError, measureBundle, mergeResults } from '../autotune/measure-runner.js';
 import { createProgress, ProgressCounter } from '../autotune/progress.js';
@@ -256,6 +258,29 @@ describe('the record schema (the selector\'s parser)', () => {
     expect(() => parseRecords(text)).toThrow(RecordError);
     expect(() => parseRecords(text)).toThrow(/^line 2: whole_tops = "fast": .*number/);
     expect(() => parseRecords(JSON.stringify({ ...good, kind: 'guess' }))).toThrow(/^line 1: kind = "guess"/);
+  });
+
+  it('sagegen autotune --select warns when a winner was timed on another source than this sagegen renders, and still writes the file', async () => {
+    const rendered = (spec: (typeof kept)[number]['spec']) => sha256(renderVariant(planKernel(spec)));
+    const gateOf = (k: (typeof kept)[number], sourceSha256: string) =>
+      ({ kind: 'gate', name: k.name, seq: null, passed: true, accuracy: { cos: 0.9999, rel_l1: 0.012, nonfinite: 0 }, spec: k.spec, device: 'G', capability: '9.0',
+        nvcc: { version: '13.0', build: 'V13.0.88' }, date: '2026-12-08T00:00:00Z', sourceSha256 });
+    const timingOf = (k: (typeof kept)[number], seq: number, tops: number) => ({ kind: 'timing', name: k.name, seq, kernel_tops: tops, whole_tops: tops, device: 'G' });
+    const [x, y] = kept as [(typeof kept)[number], (typeof kept)[number]];
+    const select = async (xSource: string) => {
+      const file = path.join(tmp, 'provenance.jsonl');
+      writeFileSync(file, [gateOf(x, xSource), gateOf(y, rendered(y.spec)), timingOf(x, 1024, 400), timingOf(y, 1024, 300), timingOf(y, 4096, 500)].map((r) => JSON.stringify(r)).join('\n'));
+      const out = path.join(tmp, 'provenance.json');
+      const r = await runCli(['autotune', '--select', file, '--out', out], tmp);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(existsSync(out)).toBe(true);
+      return { stderr: r.stderr, out };
+    };
+    expect((await select(rendered(x.spec))).stderr).not.toContain('warning');
+    const { stderr, out } = await select('0'.repeat(64));
+    expect(stderr).toContain(`warning: --select wrote "${out}": 1 of the 2 winners that record their source were timed on generated sources that differ`);
+    expect(stderr).toContain(x.name);
+    expect(stderr).not.toContain(y.name);
   });
 
   it('sagegen autotune --select of a file with a bad record: exit 1 naming the file and the field', async () => {

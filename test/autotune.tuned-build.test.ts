@@ -110,14 +110,14 @@ describe('the tuned winners\' measured sources (autotune/provenance.ts)', () => 
   it('finds no change where each winner carries the source this sagegen renders', () => {
     const check = checkTunedSources(withSources(shipped, now).targets);
     expect(check).toEqual({ changed: [], checked: names.length });
-    expect(tunedSourceWarning('t.json', check, shipped)).toBeNull();
+    expect(tunedSourceWarning('--config = "t.json"', check, shipped)).toBeNull();
   });
 
   it('names the winners whose source changed, out of those that record one', () => {
     const changed = names.slice(0, 4);
     const check = checkTunedSources(withSources(shipped, (n) => (changed.includes(n) ? '0'.repeat(64) : n === names[4] ? undefined : now(n))).targets);
     expect(check).toEqual({ changed, checked: names.length - 1 });
-    const warning = tunedSourceWarning('t.json', check, shipped)!;
+    const warning = tunedSourceWarning('--config = "t.json"', check, shipped)!;
     expect(warning).toContain(`--config = "t.json": 4 of the ${names.length - 1} winners that record their source were timed on generated sources that differ`);
     expect(warning).toContain(`${changed.slice(0, 3).join(', ')}, and 1 more`);
     expect(warning).toMatch(/tune again with sagegen autotune/);
@@ -126,7 +126,7 @@ describe('the tuned winners\' measured sources (autotune/provenance.ts)', () => 
   it('says nothing of a configuration that records no sources (tuned before they were recorded, as the shipped ones)', () => {
     const check = checkTunedSources(withSources(shipped, () => undefined).targets);
     expect(check).toEqual({ changed: [], checked: 0 });
-    expect(tunedSourceWarning('t.json', check, shipped)).toBeNull();
+    expect(tunedSourceWarning('--config = "t.json"', check, shipped)).toBeNull();
   });
 
   it('buildInputs returns the warning for --config, and sagegen build prints it before building', async () => {
