@@ -209,18 +209,42 @@ function bundleDirOf(argv: AutotuneFlags): string {
   return path.join('generated', `autotune-${space.archs.join('-')}_d${space.headDims.join('-')}`);
 }
 
+/** --max-candidates, --min-warps, --max-spill-bytes: checked before anything compiles. */
+function parseCompileLimits(argv: AutotuneFlags): { limit?: number; minWarpsPerSm: number; maxSpillBytes: number } {
+  const limit = argv['max-candidates'];
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new UsageError(`--max-candidates = "${limit}": must be a positive whole number of candidates`);
+  const minWarps = argv['min-warps'] ?? 4;
+  // 64 warps is the most any arch sagegen targets keeps resident on one SM.
+  if (!(Number.isInteger(minWarps) && minWarps >= 1 && minWarps <= 64)) throw new UsageError(`--min-warps = "${minWarps}": must be a whole number of warps per SM from 1 to 64`);
+  const maxSpill = argv['max-spill-bytes'] ?? 0;
+  if (!(Number.isInteger(maxSpill) && maxSpill >= 0)) throw new UsageError(`--max-spill-bytes = "${maxSpill}": must be a whole number of bytes, 0 or more`);
+  return { limit, minWarpsPerSm: minWarps, maxSpillBytes: maxSpill };
+}
+
+/** "reason (count)" for the most frequent reasons, most frequent first. */
+function frequentReasons(reasons: string[], shown = 3): string {
+  const counts = new Map<string, number>();
+  for (const r of reasons) counts.set(r, (counts.get(r) ?? 0) + 1);
+  const top = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, shown);
+  return top.map(([r, n]) => `${r} (${n})`).join('; ') + (counts.size > shown ? `; and ${counts.size - shown} other reason(s)` : '');
+}
+
 /** Compiles the kept candidates into one library (a bundle), then prunes by spills and occupancy. */
 async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void> {
+  const limits = parseCompileLimits(argv);
   const { kept, pruned } = prune(searchSpace(spaceFromFlags(argv)));
-  const limit = argv['max-candidates'];
-  const chosen = limit !== undefined ? kept.slice(0, limit) : kept;
+  // Nothing to compile is the flags' doing (an axis value every spec refuses): say why, and build nothing.
+  if (!kept.length)
+    throw new UsageError(
+      `autotune: none of the ${pruned.length} candidates passes the spec rules, so there is nothing to compile. ` +
+        `Most frequent reasons: ${frequentReasons(pruned.flatMap((p) => p.reasons.map(formatIssue)))}. --dry-run lists each candidate with its reasons`,
+    );
+  const chosen = limits.limit !== undefined ? kept.slice(0, limits.limit) : kept;
   process.stderr.write(`  ${kept.length} candidates pass the spec rules (${pruned.length} pruned); compiling ${chosen.length}\n`);
   const manifest = await build({ specs: chosen.map((k) => k.spec), outDir, jobs: parseJobs(argv.jobs), log: (l) => process.stderr.write(`  ${l}\n`) });
-  const maxSpill = argv['max-spill-bytes'];
-  if (maxSpill !== undefined && !(Number.isInteger(maxSpill) && maxSpill >= 0)) throw new UsageError(`--max-spill-bytes: ${maxSpill} is not a whole number of bytes >= 0`);
   const verdict = pruneCompiled(
     manifest.variants.map((v) => ({ name: v.name, ptxas: v.ptxas, plan: v.plan })),
-    { minWarpsPerSm: argv['min-warps'] ?? 4, maxSpillBytes: maxSpill ?? 0 },
+    { minWarpsPerSm: limits.minWarpsPerSm, maxSpillBytes: limits.maxSpillBytes },
   );
   const candidates = {
     measure: verdict.kept.map((v) => v.name),
@@ -237,6 +261,13 @@ async function compileBundle(argv: AutotuneFlags, outDir: string): Promise<void>
       `  or, with Node there: npx sagegen autotune --measure ${outDir} --out RESULTS.jsonl [--gpus all]\n` +
       `  or, with Python and PyTorch there: python3 ${path.join(outDir, 'runner', 'measure.py')} ${outDir} --out RESULTS.jsonl [--gpus all]\n`,
   );
+  // A whole bundle with nothing in it to measure: written (candidates.json says why each was pruned), but not a success.
+  if (!verdict.kept.length)
+    throw new UsageError(
+      `autotune: all ${verdict.pruned.length} compiled candidates were pruned after compile, so there is nothing to measure. ` +
+        `Most frequent reasons: ${frequentReasons(verdict.pruned.flatMap((v) => v.reasons))}. ${path.join(outDir, 'candidates.json')} lists each; ` +
+        `--max-spill-bytes N or a lower --min-warps lets some through`,
+    );
 }
 
 async function selectToFile(files: string[], out: string): Promise<void> {

@@ -163,6 +163,34 @@ describe('sagegen autotune stages: usage errors', () => {
     expect(stderr).toContain('no-such-results.jsonl');
   });
 
+  it('--compile-only or a whole run whose flags leave no candidate: exit 1 with the most frequent reasons, nothing built', async () => {
+    for (const stage of [['--compile-only', '--out', path.join(tmp, 'empty-bundle')], ['--out', path.join(tmp, 'empty.json')]]) {
+      const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', '--stages', '9', ...stage]));
+      const all = prune(searchSpace({ archs: ['sm_90a'], headDims: [64], axes: { stages: [9] } })).pruned.length;
+      expect(all).toBeGreaterThan(0);
+      expect(stderr).toContain(`none of the ${all} candidates passes the spec rules, so there is nothing to compile`);
+      expect(stderr).toContain(`tiling.stages = 9: `);
+      expect(stderr).toContain(`(${all})`);
+    }
+    expect(existsSync(path.join(tmp, 'empty-bundle'))).toBe(false);
+    expect(existsSync(path.join(tmp, 'empty.json'))).toBe(false);
+    expect(existsSync(path.join(tmp, 'generated'))).toBe(false); // the whole run's bundle directory
+  });
+
+  it('--max-candidates, --min-warps and --max-spill-bytes out of range: exit 1 naming the flag and the value, before any compile', async () => {
+    for (const [flag, value, rule] of [
+      ['--max-candidates', '0', 'must be a positive whole number of candidates'],
+      ['--max-candidates', '1.5', 'must be a positive whole number of candidates'],
+      ['--min-warps', '0', 'must be a whole number of warps per SM from 1 to 64'],
+      ['--min-warps', '65', 'must be a whole number of warps per SM from 1 to 64'],
+      ['--max-spill-bytes', '-1', 'must be a whole number of bytes, 0 or more'],
+    ] as const) {
+      const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', flag, value, '--compile-only', '--out', path.join(tmp, 'limits')]));
+      expect(stderr).toContain(`${flag} = "${value}": ${rule}`);
+    }
+    expect(existsSync(path.join(tmp, 'limits'))).toBe(false);
+  });
+
   it('--dry-run with --compile-only: exit 1, the two are exclusive', async () => {
     const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', '--dry-run', '--compile-only']));
     expect(stderr).toMatch(/dry-run/);

@@ -204,4 +204,18 @@ describeNvcc('sagegen autotune --compile-only', () => {
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toMatch(/^sagegen-measure: cannot read .*no-such-bundle\/manifest\.json/);
   });
+
+  it('a bundle whose every candidate is pruned after compile is written whole, and the command fails saying why', async () => {
+    // sm_89 keeps at most 48 warps on an SM: an occupancy floor of 64 prunes every candidate.
+    const none = path.join(out, 'none-to-measure');
+    const r = await execa('node', [CLI, 'autotune', '--arch', 'sm_89', '--headdim', '64', ...axes, '--min-warps', '64', '--compile-only', '--out', none], { reject: false });
+    expect(r.exitCode).toBe(1);
+    const compiled = prune(searchSpace({ archs: ['sm_89'], headDims: [64], axes: { pv: ['fp8-f16'], granularity: ['per-warp', 'per-thread'], stages: [2], ctaK: [64], warpQ: [16] } })).kept.length;
+    expect(r.stderr).toContain(`sagegen: autotune: all ${compiled} compiled candidates were pruned after compile, so there is nothing to measure`);
+    expect(r.stderr).toMatch(/below 64 warps\/SM \(\d+\)/);
+    expect(r.stderr).toContain(path.join(none, 'candidates.json'));
+    const candidates = JSON.parse(readFileSync(path.join(none, 'candidates.json'), 'utf8')) as { measure: string[]; prunedAfterCompile: unknown[] };
+    expect([candidates.measure.length, candidates.prunedAfterCompile.length]).toEqual([0, compiled]);
+    expect(existsSync(path.join(none, 'runner', 'sagegen-measure'))).toBe(true);
+  });
 });
