@@ -154,6 +154,7 @@ export async function autotune(argv: AutotuneFlags): Promise<void> {
       if (!argv.out) throw new UsageError('autotune needs --out CONFIG.json (or one stage: --dry-run, --compile-only, --measure, --select)');
       // the measurement flags are checked before the compile, not after it
       parseGpus(argv.gpus);
+      parseSeqs(argv.seqs);
       parseWarmupMs(argv['warmup-ms']);
       parseRefine(argv);
       const bundle = bundleDirOf({ ...argv, out: undefined });
@@ -174,12 +175,17 @@ function parseGpus(value: string | undefined): 'all' | number {
   return Number(value);
 }
 
+/** --seqs: the sequence lengths to time, positive integers (the runner's default when absent). */
+function parseSeqs(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : parsePositiveInts('seqs', value).join(',');
+}
+
 /** Measures a bundle with its native runner, one worker per GPU, with a progress display. */
 async function measure(bundle: string, out: string, argv: AutotuneFlags): Promise<void> {
   const gpus = parseGpus(argv.gpus);
   let summary: MeasureSummary;
   try {
-    const seqs = argv.seqs === undefined ? undefined : parsePositiveInts('seqs', argv.seqs).join(',');
+    const seqs = parseSeqs(argv.seqs);
     summary = await measureBundle({ bundle, out, seqs, gpus, warmupMs: parseWarmupMs(argv['warmup-ms']), ...parseRefine(argv) });
   } catch (e) {
     if (e instanceof MeasureError) throw new UsageError(e.message);

@@ -191,6 +191,17 @@ describe('sagegen autotune stages: usage errors', () => {
     expect(existsSync(path.join(tmp, 'limits'))).toBe(false);
   });
 
+  it('a whole run checks its measurement flags before compiling anything', async () => {
+    // A narrow space, so that a regression compiles a few candidates rather than hundreds.
+    const narrow = ['--warps', '4', '--warp-q', '16', '--cta-k', '128', '--stages', '2', '--min-blocks', '1', '--granularity', 'per-warp'];
+    for (const [flag, value] of [['--seqs', '0'], ['--seqs', '1024,x'], ['--gpus', 'two'], ['--warmup-ms', '-1'], ['--refine-rounds', '101']] as const) {
+      const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', ...narrow, flag, value, '--out', path.join(tmp, 'whole.json')]));
+      expect(stderr).toContain(`${flag} = "`);
+      expect(stderr).not.toContain('nvcc');
+    }
+    expect(existsSync(path.join(tmp, 'generated'))).toBe(false);
+  });
+
   it('--dry-run with --compile-only: exit 1, the two are exclusive', async () => {
     const stderr = expectUserError(await sagegen(['autotune', '--arch', 'sm_90a', '--headdim', '64', '--dry-run', '--compile-only']));
     expect(stderr).toMatch(/dry-run/);
