@@ -115,9 +115,6 @@ function spaceFromFlags(argv: AutotuneFlags): SpaceOptions {
   if (argv['poly-exp2'] !== undefined) axes.polyExp2 = parseNonNegativeInts('poly-exp2', argv['poly-exp2']);
   if (argv['row-max'] !== undefined) axes.rowMax = parseChoice('row-max', argv['row-max'], ROW_MAX);
   if (argv['poly-exp2-form'] !== undefined) axes.polyExp2Form = parseChoice('poly-exp2-form', argv['poly-exp2-form'], POLY_EXP2_FORMS);
-  for (const [flag, values] of [['warp-q', axes.warpQ], ['warps', axes.warps], ['cta-k', axes.ctaK], ['stages', axes.stages], ['min-blocks', axes.minBlocksPerSm], ['pv', axes.pv], ['granularity', axes.granularity], ['poly-exp2', axes.polyExp2], ['poly-exp2-form', axes.polyExp2Form], ['row-max', axes.rowMax]] as const) {
-    if (values && values.length === 0) throw new UsageError(`--${flag}: give at least one value`);
-  }
   return {
     archs: parseArchs(argv.arch),
     headDims: parseHeadDims(argv.headdim),

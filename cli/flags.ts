@@ -15,12 +15,20 @@ import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.
 
 export class UsageError extends Error {}
 
-export function list(value: unknown): string[] {
+function list(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
 }
 
+/** A list flag's values, each once in the order given ("sm_89,sm_89" is one arch, not two identical
+ * variants the build would refuse); an empty list names the flag. */
+function values(flag: string, value: unknown): string[] {
+  const items = [...new Set(list(value))];
+  if (!items.length) throw new UsageError(`--${flag} = "${(Array.isArray(value) ? value : [value]).join(',')}": give at least one value`);
+  return items;
+}
+
 export function parseArchs(value: unknown): Arch[] {
-  return list(value).map((a) => {
+  return values('arch', value).map((a) => {
     if (!(ARCHS as readonly string[]).includes(a)) {
       // Hopper's compute capability is 9.0, so users type sm_90; sagegen compiles sm_90a, which runs on those devices.
       const hint = /^(sm_|compute_)?90$/.test(a) ? ' (for Hopper, H100 or H200, give sm_90a: its SASS runs on every compute capability 9.0 device)' : '';
@@ -31,14 +39,14 @@ export function parseArchs(value: unknown): Arch[] {
 }
 
 export function parseHeadDims(value: unknown): (64 | 128)[] {
-  return list(value).map((d) => {
+  return values('headdim', value).map((d) => {
     if (d !== '64' && d !== '128') throw new UsageError(`--headdim = "${d}": must be 64 or 128`);
     return Number(d) as 64 | 128;
   });
 }
 
 export function parseChoice<T extends string>(flag: string, value: unknown, allowed: readonly T[]): T[] {
-  return list(value).map((v) => {
+  return values(flag, value).map((v) => {
     if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${flag} = "${v}": must be one of ${allowed.join(', ')}`);
     return v as T;
   });
@@ -50,7 +58,7 @@ export function parseBooleans(flag: string, value: unknown): boolean[] {
 }
 
 export function parsePositiveInts(flag: string, value: unknown): number[] {
-  return list(value).map((v) => {
+  return values(flag, value).map((v) => {
     if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a positive integer (comma-separated for several)`);
     return Number(v);
   });
@@ -58,7 +66,7 @@ export function parsePositiveInts(flag: string, value: unknown): number[] {
 
 /** Whole numbers, 0 included (--poly-exp2: 0 is "none"). */
 export function parseNonNegativeInts(flag: string, value: unknown): number[] {
-  return list(value).map((v) => {
+  return values(flag, value).map((v) => {
     if (!/^(0|[1-9]\d*)$/.test(v)) throw new UsageError(`--${flag} = "${v}": must be a whole number, 0 or more (comma-separated for several)`);
     return Number(v);
   });

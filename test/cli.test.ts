@@ -200,6 +200,19 @@ describe('plan, schema, render', () => {
     for (const f of files) expect(f).toMatch(/^sage_sm(80|89)_d64_bf16_full_.*\.cu$/);
   });
 
+  it('a value given twice in a list flag counts once; an empty list names the flag', async () => {
+    const dir = path.join(tmp, 'rendered-twice');
+    const r = await sagegen(['render', '--arch', 'sm_89,sm_89', '--headdim', '64,64', '--causal', 'true,true', '--dtype', 'fp16,fp16', '--out', dir]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(readdirSync(dir)).toHaveLength(1);
+    for (const [flag, value] of [['--headdim', ''], ['--arch', ','], ['--dtype', '']] as const) {
+      const args = { '--arch': 'sm_89', '--headdim': '64', '--dtype': 'fp16', [flag]: value };
+      const stderr = expectUserError(await sagegen(['plan', ...Object.entries(args).flat()]));
+      expect(stderr).toContain(`${flag} = "${value}": give at least one value`);
+    }
+  });
+
   it('render and plan --config take the tuned configuration\'s variants, as build does', async () => {
     const config = path.join(ROOT, 'autotune', 'tuned', 'h100-sm90a-wgmma.json');
     const { specs } = tunedBuildInputs(TunedConfigSchema.parse(JSON.parse(readFileSync(config, 'utf8'))));
