@@ -128,9 +128,28 @@ async function main(): Promise<void> {
     )
     .demandCommand(1, 'name a command: build, plan, render or schema (or autotune; --help lists them)')
     .fail((msg, err) => {
-      throw err ?? new UsageError(msg);
+      throw err ?? new UsageError(explainParseFailure(msg, process.argv.slice(2)));
     })
     .parseAsync();
+}
+
+const COMMANDS = ['build', 'plan', 'render', 'schema', 'autotune'];
+
+/** yargs' "Unknown argument(s): a, b" in the CLI's terms: an unknown option with the command whose
+ * --help lists the options, or an unknown command with the commands; other messages as they are. */
+function explainParseFailure(message: string, args: string[]): string {
+  const unknown = /^Unknown arguments?: (.+)$/.exec(message);
+  if (!unknown) return message;
+  const command = args.find((a) => !a.startsWith('-'));
+  return unknown[1]!
+    .split(', ')
+    .map((name) => {
+      if (args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `-${name}`))
+        return `unknown option ${name.length > 1 ? '--' : '-'}${name}: \`sagegen ${command && COMMANDS.includes(command) ? `${command} ` : ''}--help\` lists the options`;
+      if (name === command) return `unknown command "${name}": name one of ${COMMANDS.join(', ')}`;
+      return `unexpected argument "${name}"${command && COMMANDS.includes(command) ? ` to ${command}` : ''}`;
+    })
+    .join('; ');
 }
 
 main().catch((e: unknown) => {
