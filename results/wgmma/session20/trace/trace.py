@@ -48,12 +48,13 @@ def main():
     ap.add_argument("--heads", type=int, default=32)
     ap.add_argument("--out", required=True)
     ap.add_argument("--phase", default="attention", choices=["attention", "all"], help="kernel only, or whole calls (queries quantized in the kernel where the variant does)")
+    ap.add_argument("--causal", action="store_true", help="causal calls (session 31; the library must hold a causal variant)")
     opts = ap.parse_args()
     info = bench.library_info(opts.lib)[1]
     _lib.load_library(info["path"])
     so = ctypes.CDLL(info["path"])
     q, k, v = (torch.randn(4, opts.heads, opts.seq, opts.head_dim, device="cuda", dtype=torch.float16) for _ in range(3))
-    run, _, _ = sagegen.prepare(q, k, v, "HND", False)
+    run, _, _ = sagegen.prepare(q, k, v, "HND", opts.causal)
     run(Phase.ALL)
     torch.cuda.synchronize()
     phase = Phase.ATTENTION if opts.phase == "attention" else Phase.ALL
@@ -102,7 +103,7 @@ def main():
     report = dict(
         device=torch.cuda.get_device_name(0), date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         commit=bench.commit(), command=" ".join(["results/wgmma/session20/trace/trace.py"] + sys.argv[1:]), library=info,
-        label=opts.label, phase=opts.phase, seq=opts.seq, head_dim=opts.head_dim, heads=opts.heads, blocks=n, sms=sms, blocks_per_sm=slots,
+        label=opts.label, phase=opts.phase, causal=opts.causal, seq=opts.seq, head_dim=opts.head_dim, heads=opts.heads, blocks=n, sms=sms, blocks_per_sm=slots,
         span_us=span / 1e3, slot_utilization=busy, tail_us=tail_us,
         block_us=dict(mean=float(dur.mean()) / 1e3, p10=pct(dur, 10) / 1e3, p90=pct(dur, 90) / 1e3),
         prologue_us=float((before_loop - start).mean()) / 1e3, loop_us=float((after_loop - before_loop).mean()) / 1e3,
@@ -112,7 +113,7 @@ def main():
         groups=groups, busy_slots_per_us=bins.astype(int).tolist(),
         raw_us=dict(sm=sm.tolist(), start=(start / 1e3).round(2).tolist(), before_loop=(before_loop / 1e3).round(2).tolist(),
                     after_loop=(after_loop / 1e3).round(2).tolist(), end=(end / 1e3).round(2).tolist()))
-    print(f"{opts.label} {opts.phase} D={opts.head_dim} N={opts.seq}: {n} blocks, {slots}/SM, span {span / 1e3:.1f} us, slots busy {100 * busy:.1f}%, "
+    print(f"{opts.label} {opts.phase}{' causal' if opts.causal else ''} D={opts.head_dim} N={opts.seq}: {n} blocks, {slots}/SM, span {span / 1e3:.1f} us, slots busy {100 * busy:.1f}%, "
           f"tail {tail_us:.1f} us; block {report['block_us']['mean']:.2f} us = prologue {report['prologue_us']:.2f} "
           f"(first group {report['first_group_prologue_us']:.2f}, later {report['later_prologue_us']}) + loop {report['loop_us']:.2f} + epilogue {report['epilogue_us']:.2f}")
     for g in groups[:8] + groups[-2:]:
