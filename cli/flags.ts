@@ -9,21 +9,18 @@ import { ARCHS, type Arch } from '../dsl/capabilities.js';
 import { defaultSpecInput } from '../dsl/builder.js';
 import { MMAS, parseSpec, SpecError, type AttentionSpec } from '../dsl/spec.js';
 import type { DispatchRange } from '../render/render.js';
-import { TunedConfigSchema } from '../autotune/config.js';
+import { TunedConfigSchema, type TunedConfig, type TunedTarget } from '../autotune/config.js';
 import { checkTunedSources, tunedSourceWarning } from '../autotune/provenance.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 
 export class UsageError extends Error {}
 
-function list(value: unknown): string[] {
-  return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean);
-}
-
-/** A list flag's values, each once in the order given ("sm_89,sm_89" is one arch, not two identical
- * variants the build would refuse); an empty list names the flag. */
+/** A list flag's comma-separated values (repeating the flag adds more), each once in the order given
+ * ("sm_89,sm_89" is one arch, not two identical variants the build would refuse); an empty list names the flag. */
 function values(flag: string, value: unknown): string[] {
-  const items = [...new Set(list(value))];
-  if (!items.length) throw new UsageError(`--${flag} = "${(Array.isArray(value) ? value : [value]).join(',')}": give at least one value`);
+  const given = Array.isArray(value) ? value : [value];
+  const items = [...new Set(given.flatMap((v) => String(v).split(',')).map((s) => s.trim()).filter(Boolean))];
+  if (!items.length) throw new UsageError(`--${flag} = "${given.join(',')}": give at least one value`);
   return items;
 }
 
@@ -136,8 +133,8 @@ export async function specsFromFlags(argv: SpecFlags): Promise<AttentionSpec[]> 
   return specs;
 }
 
-/** Reads and validates a tuned configuration; returns its winners, their kv_len buckets, and a warning
- * when winners were timed on other generated sources than this sagegen's (autotune/provenance.ts). */
+/** Reads and validates a tuned configuration; returns its winners, their kv_len buckets, and the
+ * configuration with the targets chosen (for build's check of the sources timed, autotune/provenance.ts). */
 export async function tunedFromFile(file: string, arch: unknown, gpu: string | undefined) {
   const json = await readJsonFile('--config', file);
   const parsed = TunedConfigSchema.safeParse(json, { reportInput: true });
@@ -146,18 +143,30 @@ export async function tunedFromFile(file: string, arch: unknown, gpu: string | u
   }
   try {
     const { specs, dispatch, targets } = tunedBuildInputs(parsed.data, { archs: arch === undefined ? undefined : parseArchs(arch), gpu });
-    const warning = tunedSourceWarning(`--config = "${file}"`, checkTunedSources(targets), parsed.data);
-    return { specs, dispatch, warnings: warning ? [warning] : [] };
+    return { specs, dispatch, tuned: { file, config: parsed.data, targets } };
   } catch (e) {
     if (e instanceof ConfigSelectionError) throw new UsageError(e.message);
     throw e;
   }
 }
 
+/** The tuned configuration a --config build comes from, and the targets it takes. */
+export interface TunedInputs {
+  file: string;
+  config: TunedConfig;
+  targets: TunedTarget[];
+}
+
+/** `sagegen build --config`'s warning when winners were timed on other generated sources than this
+ * sagegen's (null: none changed, or none recorded). */
+export function tunedSourcesWarning(tuned: TunedInputs): string | null {
+  return tunedSourceWarning(`--config = "${tuned.file}"`, checkTunedSources(tuned.targets), tuned.config);
+}
+
 /** What `sagegen build` compiles for its flags: --config's winners with their kv_len buckets, else the specs. */
 export async function buildInputs(
   argv: SpecFlags & { config?: string; gpu?: string },
-): Promise<{ specs: AttentionSpec[]; dispatch?: DispatchRange[]; warnings?: string[] }> {
+): Promise<{ specs: AttentionSpec[]; dispatch?: DispatchRange[]; tuned?: TunedInputs }> {
   if (argv.config !== undefined && argv.spec?.length) throw new UsageError(`--config and --spec: give one (a tuned configuration's winners, or spec files)`);
   if (argv.gpu !== undefined && argv.config === undefined) throw new UsageError(`--gpu = "${argv.gpu}": only with --config (it picks the GPU whose tuning to use)`);
   if (argv.config !== undefined) return tunedFromFile(argv.config, argv.arch, argv.gpu);

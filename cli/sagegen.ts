@@ -16,7 +16,7 @@ import { renderVariant } from '../render/render.js';
 import { ToolchainError } from '../toolchain/nvcc.js';
 import { tunedConfigJsonSchema } from '../autotune/config.js';
 import { autotune, autotuneOptions } from './autotune.js';
-import { buildInputs, errorCode, parseJobs, specOptions, UsageError, writeOutFile } from './flags.js';
+import { buildInputs, errorCode, parseJobs, specOptions, tunedSourcesWarning, UsageError, writeOutFile } from './flags.js';
 
 function defaultOutDir(specs: AttentionSpec[]): string {
   const archs = [...new Set(specs.map((s) => s.arch))].join('-');
@@ -52,8 +52,9 @@ async function main(): Promise<void> {
           if (!argv.install) throw new UsageError('--install = "": give the install prefix, e.g. --install /opt/sagegen');
           await checkInstallPrefix(path.resolve(argv.install)); // before the build, not after it
         }
-        const { specs, dispatch, warnings } = await buildInputs(argv);
-        for (const w of warnings ?? []) process.stderr.write(`${w}\n`);
+        const { specs, dispatch, tuned } = await buildInputs(argv);
+        const stale = tuned && tunedSourcesWarning(tuned);
+        if (stale) process.stderr.write(`${stale}\n`);
         const outDir = argv.out ?? defaultOutDir(specs);
         const started = Date.now();
         const manifest = await build({
