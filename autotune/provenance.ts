@@ -7,9 +7,8 @@
  * `sourceSha256` from the bundle's manifest into its gate record, the selection keeps the winner's,
  * and `sagegen build --config` compares it with what this sagegen renders for the spec.
  */
-import { sha256 } from '../build/fingerprint.js';
+import { variantSourceSha256 } from '../build/fingerprint.js';
 import { planKernel } from '../plan/plan.js';
-import { renderVariant } from '../render/render.js';
 import type { TunedTarget } from './config.js';
 
 export interface TunedSourceCheck {
@@ -32,7 +31,7 @@ export function checkTunedSources(targets: TunedTarget[]): TunedSourceCheck {
   for (const [name, sha] of recorded) {
     if (sha === undefined) continue;
     checked += 1;
-    if (sha256(renderVariant(planKernel(specs.get(name)!))) !== sha) changed.push(name);
+    if (variantSourceSha256(planKernel(specs.get(name)!)) !== sha) changed.push(name);
   }
   return { changed: changed.sort(), checked };
 }

@@ -63,11 +63,14 @@ export function sourceFingerprint(input: { kernels: { plan: KernelPlan; sourceSh
   return { kernels, flags, headers, host };
 }
 
+/** The sha256 of the .cu `sagegen build` generates for a plan now (a manifest's `sourceSha256`). */
+export const variantSourceSha256 = (plan: KernelPlan) => sha256(renderVariant(plan));
+
 /** What `sagegen build` would compile for these specs now, fingerprinted without compiling. */
 export async function fingerprintOf(specs: AttentionSpec[], dispatch?: DispatchRange[]): Promise<SourceFingerprint> {
   const plans = specs.map(planKernel);
   return sourceFingerprint({
-    kernels: plans.map((plan) => ({ plan, sourceSha256: sha256(renderVariant(plan)) })),
+    kernels: plans.map((plan) => ({ plan, sourceSha256: variantSourceSha256(plan) })),
     registry: renderRegistry(
       plans.map((p) => p.name),
       dispatch,

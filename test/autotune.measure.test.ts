@@ -10,9 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { sha256 } from '../build/fingerprint.js';
+import { sha256, variantSourceSha256 } from '../build/fingerprint.js';
 import { planKernel } from '../plan/plan.js';
-import { renderVariant } from '../render/render.js';
 import { prune, searchSpace } from '../autotune/space.js';
 import { deviceCount, MeasureError, measureBundle, mergeResults } from '../autotune/measure-runner.js';
 import { createProgress, ProgressCounter } from '../autotune/progress.js';
@@ -261,7 +260,7 @@ describe('the record schema (the selector\'s parser)', () => {
   });
 
   it('sagegen autotune --select warns when a winner was timed on another source than this sagegen renders, and still writes the file', async () => {
-    const rendered = (spec: (typeof kept)[number]['spec']) => sha256(renderVariant(planKernel(spec)));
+    const rendered = (spec: (typeof kept)[number]['spec']) => variantSourceSha256(planKernel(spec));
     const gateOf = (k: (typeof kept)[number], sourceSha256: string) =>
       ({ kind: 'gate', name: k.name, seq: null, passed: true, accuracy: { cos: 0.9999, rel_l1: 0.012, nonfinite: 0 }, spec: k.spec, device: 'G', capability: '9.0',
         nvcc: { version: '13.0', build: 'V13.0.88' }, date: '2026-12-08T00:00:00Z', sourceSha256 });

@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { sha256 } from '../build/fingerprint.js';
+import { variantSourceSha256 } from '../build/fingerprint.js';
 import { buildInputs, tunedSourcesWarning } from '../cli/flags.js';
 import { checkTunedSources, tunedSourceWarning } from '../autotune/provenance.js';
 import { planKernel } from '../plan/plan.js';
-import { renderVariant } from '../render/render.js';
 import { TunedConfigSchema, type TunedConfig } from '../autotune/config.js';
 import { ConfigSelectionError, tunedBuildInputs } from '../autotune/tuned-build.js';
 import { variantName } from '../dsl/spec.js';
@@ -103,7 +102,7 @@ describe('the tuned winners\' measured sources (autotune/provenance.ts)', () => 
   };
   const now = (name: string) => {
     const e = shipped.targets.flatMap((t) => t.entries).find((x) => x.winner.name === name)!;
-    return sha256(renderVariant(planKernel(e.winner.spec)));
+    return variantSourceSha256(planKernel(e.winner.spec));
   };
   const names = [...new Set(shipped.targets.flatMap((t) => t.entries).map((e) => e.winner.name))].sort();
 
